@@ -1,0 +1,114 @@
+// One virtual machine: guest RAM, the boot image, vCPU threads and lifecycle
+// (run, pause/resume, stop). A guest failure ends only this VM.
+#pragma once
+
+#include "io_bus.hpp"
+#include "vm_config.hpp"
+#include "vmm/abi/foldvm_abi.h"
+#include "vmm/kvm/kvm.hpp"
+#include "vmm/memory/guest_memory.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace foldvm {
+
+enum class VmState { Created, Running, Paused, Exited, Crashed, Stopped };
+const char* to_string(VmState s);
+
+// Exit codes for VMs that did not exit through the exit hypercall.
+constexpr int kCrashExitCode = 70;  // like EX_SOFTWARE
+constexpr int kStoppedExitCode = 0; // stopped on request
+
+struct VmEvents {
+    // One complete line of console output (without the newline).
+    std::function<void(uint64_t vm_index, const std::string& line)> console_line;
+    // Crash reports and other diagnostics for the operator.
+    std::function<void(uint64_t vm_index, const std::string& text)> diagnostic;
+};
+
+class Vm {
+  public:
+    Vm(Kvm& kvm, VmConfig config, VmEvents events);
+    ~Vm();
+    Vm(const Vm&) = delete;
+    Vm& operator=(const Vm&) = delete;
+
+    void start();
+    // Blocks until every vCPU is parked outside KVM_RUN (used by dedup's
+    // fallback freeze and the API). No-op unless running.
+    void pause();
+    void resume();
+    // Requests stop; returns without waiting. wait() joins.
+    void stop();
+    int wait();
+    // Waits up to `timeout`; returns true if the VM finished.
+    bool wait_for(std::chrono::milliseconds timeout);
+
+    VmState state() const { return state_.load(); }
+    bool finished() const;
+    int exit_code() const { return exit_code_.load(); }
+    std::string crash_reason() const;
+    const VmConfig& config() const { return config_; }
+
+    GuestMemory& memory() { return *memory_; }
+    IoBus& io_bus() { return io_bus_; }
+    const foldvm_boot_info& boot_info() const { return boot_info_; }
+
+    // Hypercall services.
+    void console_write(const char* data, size_t len);
+    bool guest_poll(uint64_t timeout_ns);
+    void note_hypercall();
+    std::vector<std::string> console_tail(size_t lines) const;
+
+    std::chrono::steady_clock::time_point created_at() const { return created_at_; }
+    // Zero until the guest's first hypercall.
+    std::chrono::steady_clock::time_point first_hypercall_at() const;
+
+  private:
+    struct Vcpu {
+        int index;
+        VcpuFd fd;
+        std::thread thread;
+    };
+    void load_guest();
+    void vcpu_loop(Vcpu& vcpu);
+    bool handle_exit(Vcpu& vcpu);
+    void finish(VmState final_state, int code, const std::string& reason);
+    void kick_all();
+    std::string register_dump(Vcpu& vcpu) const;
+
+    VmConfig config_;
+    VmEvents events_;
+    VmFd vm_fd_;
+    std::unique_ptr<GuestMemory> memory_;
+    IoBus io_bus_;
+    foldvm_boot_info boot_info_{};
+    std::vector<std::unique_ptr<Vcpu>> vcpus_;
+
+    std::atomic<VmState> state_{VmState::Created};
+    std::atomic<int> exit_code_{0};
+    std::atomic<bool> stop_requested_{false};
+    std::atomic<bool> pause_requested_{false};
+    std::atomic<int> running_vcpus_{0};
+
+    mutable std::mutex mutex_; // guards the fields below
+    std::condition_variable cv_;
+    int parked_vcpus_ = 0;
+    std::string crash_reason_;
+    std::string console_partial_;
+    std::deque<std::string> console_lines_;
+
+    std::chrono::steady_clock::time_point created_at_;
+    std::atomic<int64_t> first_hypercall_ns_{0};
+};
+
+} // namespace foldvm

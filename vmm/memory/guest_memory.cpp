@@ -1,0 +1,95 @@
+#include "guest_memory.hpp"
+
+#include "common/error.hpp"
+#include "common/linux_compat.h"
+#include "vmm/kvm/kvm.hpp"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+namespace foldvm {
+
+GuestMemory::GuestMemory(VmFd& vm, const GuestMemoryOptions& opts) : vm_(vm) {
+    if (opts.size < 2 * 1024 * 1024 || opts.size % kPageSize)
+        throw InvalidInput("guest RAM must be a multiple of 4 KiB and at least 2 MiB");
+    ram_ = Mapping::anonymous(opts.size);
+    if (opts.no_huge_pages) ::madvise(ram_.get(), ram_.size(), MADV_NOHUGEPAGE);
+
+    uint32_t flags = 0;
+    if (opts.dirty_logging) {
+        flags |= KVM_MEM_LOG_DIRTY_PAGES;
+        dirty_logging_ = true;
+        // Manual protect lets us re-arm only the pages we consumed and starts
+        // with every bit set, so the first scan treats all pages as unknown.
+        if (vm.check_extension(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0) {
+            vm.enable_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+                          KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET);
+            manual_protect_ = true;
+        }
+    }
+    uint64_t pages = opts.size / kPageSize;
+    vmm_log_ = std::make_unique<std::atomic<uint64_t>[]>((pages + 63) / 64);
+    for (uint64_t gpa = 0; gpa < opts.size; gpa += opts.max_slot_size) {
+        uint64_t len = std::min(opts.max_slot_size, opts.size - gpa);
+        Slot slot{static_cast<uint32_t>(slots_.size()), gpa, len};
+        vm.set_user_memory_region(slot.id, gpa, len, ram_.bytes() + gpa, flags);
+        slots_.push_back(slot);
+    }
+}
+
+bool GuestMemory::contains(uint64_t gpa, uint64_t len) const {
+    return gpa <= ram_.size() && len <= ram_.size() - gpa;
+}
+
+uint8_t* GuestMemory::translate(uint64_t gpa, uint64_t len) const {
+    return contains(gpa, len) ? ram_.bytes() + gpa : nullptr;
+}
+
+void GuestMemory::read(uint64_t gpa, void* dst, uint64_t len) const {
+    uint8_t* src = translate(gpa, len);
+    if (!src)
+        throw InvalidInput("guest read out of range: gpa " + std::to_string(gpa) + " len " +
+                           std::to_string(len));
+    std::memcpy(dst, src, len);
+}
+
+void GuestMemory::write(uint64_t gpa, const void* src, uint64_t len) {
+    uint8_t* dst = translate(gpa, len);
+    if (!dst)
+        throw InvalidInput("guest write out of range: gpa " + std::to_string(gpa) + " len " +
+                           std::to_string(len));
+    // Log before writing so a concurrent collector never misses the write.
+    record_vmm_write(gpa, len);
+    std::memcpy(dst, src, len);
+}
+
+void GuestMemory::record_vmm_write(uint64_t gpa, uint64_t len) {
+    if (len == 0 || !contains(gpa, len)) return;
+    for (uint64_t page = gpa / kPageSize; page <= (gpa + len - 1) / kPageSize; ++page)
+        vmm_log_[page / 64].fetch_or(1ull << (page % 64), std::memory_order_release);
+}
+
+void GuestMemory::collect_dirty(uint64_t* bitmap) {
+    uint64_t words = (size() / kPageSize + 63) / 64;
+    for (uint64_t w = 0; w < words; ++w)
+        bitmap[w] |= vmm_log_[w].exchange(0, std::memory_order_acq_rel);
+    if (!dirty_logging_) return;
+    for (const Slot& slot : slots_) {
+        uint64_t slot_pages = slot.size / kPageSize;
+        scratch_.assign((slot_pages + 63) / 64, 0);
+        vm_.get_dirty_log(slot.id, scratch_.data());
+        if (manual_protect_) vm_.clear_dirty_log(slot.id, 0, slot_pages, scratch_.data());
+        // Slots start on 1 GiB boundaries, so their bits are 64-aligned.
+        uint64_t first_word = slot.gpa / kPageSize / 64;
+        for (size_t w = 0; w < scratch_.size(); ++w) bitmap[first_word + w] |= scratch_[w];
+    }
+}
+
+std::vector<RamRegion> GuestMemory::regions() const {
+    std::vector<RamRegion> out;
+    for (const Slot& s : slots_) out.push_back({s.gpa, ram_.bytes() + s.gpa, s.size});
+    return out;
+}
+
+} // namespace foldvm

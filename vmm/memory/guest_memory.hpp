@@ -1,0 +1,81 @@
+// Guest RAM: anonymous private memory registered with KVM as one or more
+// memslots, with bounds-checked gpa translation, the VMM's own write log, and
+// KVM dirty logging. This is the only place that maps gpa -> host address.
+#pragma once
+
+#include "common/mapping.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace foldvm {
+
+class VmFd;
+
+constexpr uint64_t kPageSize = 4096;
+
+struct GuestMemoryOptions {
+    uint64_t size = 0;
+    uint64_t max_slot_size = 1ull << 30; // split large RAM into several memslots
+    bool dirty_logging = true;
+    bool no_huge_pages = true; // THP hides 4 KiB duplicates from dedup
+};
+
+// A contiguous RAM range as the dedup engine sees it.
+struct RamRegion {
+    uint64_t gpa;
+    uint8_t* host;
+    uint64_t size;
+};
+
+class GuestMemory {
+  public:
+    GuestMemory(VmFd& vm, const GuestMemoryOptions& opts);
+    GuestMemory(const GuestMemory&) = delete;
+    GuestMemory& operator=(const GuestMemory&) = delete;
+
+    uint64_t size() const { return ram_.size(); }
+    uint8_t* host_base() const { return ram_.bytes(); }
+    bool dirty_logging() const { return dirty_logging_; }
+
+    // True if [gpa, gpa+len) lies entirely inside RAM (overflow-safe).
+    bool contains(uint64_t gpa, uint64_t len) const;
+    // Host pointer for a checked range, or nullptr if any byte is outside RAM.
+    uint8_t* translate(uint64_t gpa, uint64_t len) const;
+
+    // Reads guest memory; throws InvalidInput when out of range.
+    void read(uint64_t gpa, void* dst, uint64_t len) const;
+    // The single path for VMM writes into guest RAM: bounds-checks and records
+    // the touched pages in the VMM write log (KVM's dirty log cannot see them).
+    void write(uint64_t gpa, const void* src, uint64_t len);
+    // Marks pages as written by the VMM when a device wrote through translate().
+    void record_vmm_write(uint64_t gpa, uint64_t len);
+
+    // ORs the pages written since the previous call (guest writes from KVM's
+    // dirty log, VMM writes from its own log) into `bitmap` (1 bit per page of
+    // RAM, indexed from gpa 0) and re-arms tracking for them.
+    void collect_dirty(uint64_t* bitmap);
+
+    std::vector<RamRegion> regions() const;
+    size_t slot_count() const { return slots_.size(); }
+
+  private:
+    struct Slot {
+        uint32_t id;
+        uint64_t gpa;
+        uint64_t size;
+    };
+    VmFd& vm_;
+    Mapping ram_;
+    std::vector<Slot> slots_;
+    bool dirty_logging_ = false;
+    bool manual_protect_ = false;
+    std::unique_ptr<std::atomic<uint64_t>[]> vmm_log_;
+    std::vector<uint64_t> scratch_;
+};
+
+} // namespace foldvm
