@@ -1,0 +1,292 @@
+#include "engine.hpp"
+
+#include "engine_region.hpp"
+
+#include "common/error.hpp"
+#include "common/linux_compat.h"
+
+#include <xxhash.h>
+
+#include <sys/mman.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+namespace foldvm::dedup {
+
+namespace {
+
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+uint64_t read_max_map_count() {
+    std::ifstream in("/proc/sys/vm/max_map_count");
+    uint64_t v = 65530;
+    in >> v;
+    return v;
+}
+
+alignas(kPageSize) const uint8_t kZeroPage[kPageSize] = {};
+
+} // namespace
+
+Engine::Engine(const DedupConfig& config, Logger log)
+    : config_(config), log_(std::move(log)),
+      unstable_([this](const PageMeta& m) { return region_of(m)->domain; }),
+      zero_hash_(XXH3_64bits(kZeroPage, kPageSize)) {
+    config_.validate();
+    refresh_mappings_used();
+}
+
+Engine::~Engine() {
+    stop();
+    std::vector<RegionId> ids;
+    for (auto& [id, r] : regions_) ids.push_back(id);
+    for (RegionId id : ids) remove_region(id);
+}
+
+RegionId Engine::add_region(RegionSpec spec) {
+    if (!spec.base || spec.size == 0 || spec.size % kPageSize ||
+        reinterpret_cast<uintptr_t>(spec.base) % kPageSize)
+        throw InvalidInput("dedup region must be a non-empty, page-aligned range");
+    if (!spec.tracker) throw InvalidInput("dedup region '" + spec.name + "' needs a write tracker");
+    auto r = std::make_unique<Region>();
+    r->spec = std::move(spec);
+    r->pages = r->spec.size / kPageSize;
+    r->dirty.assign((r->pages + 63) / 64, 0);
+    r->counters.name = r->spec.name;
+    r->counters.domain = r->spec.domain;
+    r->counters.pages = r->pages;
+    if (r->spec.uffd_freeze) {
+        auto probe = userfaultfd_features();
+        try {
+            uint64_t want = probe.features & (UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
+                                              UFFD_FEATURE_WP_UNPOPULATED);
+            r->uffd = std::make_unique<Userfaultfd>(want);
+            r->uffd->register_wp(r->spec.base, r->spec.size);
+        } catch (const std::exception& e) {
+            r->uffd.reset();
+            std::lock_guard lock(mutex_);
+            log_once(logged_pause_, std::string("dedup: userfaultfd freeze unavailable (") +
+                                        e.what() + "); pausing writers around merges instead");
+        }
+    }
+    if (!r->uffd && !(r->spec.pause && r->spec.resume))
+        throw InvalidInput("dedup region '" + r->spec.name +
+                           "' has neither a userfaultfd freeze nor pause/resume hooks");
+    r->counters.freeze_mode = r->uffd ? "userfaultfd" : "pause";
+
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = domains_.try_emplace(r->spec.domain, uint32_t(domains_.size()));
+    r->domain = it->second;
+    r->id = next_region_++;
+    r->first = PageDirectory::instance().allocate(r->pages, r.get());
+    RegionId id = r->id;
+    regions_[id] = std::move(r);
+    return id;
+}
+
+void Engine::remove_region(RegionId id) {
+    std::lock_guard lock(mutex_);
+    execute_batch(); // candidates may point into this region
+    auto it = regions_.find(id);
+    if (it == regions_.end()) return;
+    Region& r = *it->second;
+    for (size_t i = 0; i < r.pages; ++i) {
+        PageMeta& m = r.meta(i);
+        unstable_.erase(m);
+        if (m.stable != kNoStable) drop_sharer(m);
+        if (m.has(kZeroMerged)) --zero_pages_;
+    }
+    PageDirectory::instance().release(r.first, r.pages);
+    if (cursor_region_ == id) cursor_page_ = r.pages; // move on to the next region
+    regions_.erase(it);
+}
+
+void Engine::drop_sharer(PageMeta& m) {
+    StableNode& node = stable_.node(m.stable);
+    m.stable = kNoStable;
+    Region* r = region_of(m);
+    --r->counters.pages_merged;
+    --sharers_;
+    if (--node.sharers == 0) {
+        pool_.release(node.slot);
+        stable_.destroy(node);
+    }
+}
+
+Engine::Region* Engine::region_of(const PageMeta& m) const {
+    return static_cast<Region*>(PageDirectory::instance().chunk(m.self).owner);
+}
+
+uint8_t* Engine::page_address(const PageMeta& m) const {
+    Region* r = region_of(m);
+    return r->address(r->index_of(m));
+}
+
+void Engine::start() {
+    if (thread_.joinable()) return;
+    stop_ = false;
+    thread_ = std::thread([this] { thread_main(); });
+}
+
+void Engine::stop() {
+    stop_ = true;
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+DedupConfig Engine::config() const {
+    std::lock_guard lock(mutex_);
+    return config_;
+}
+
+void Engine::set_config(const DedupConfig& config) {
+    config.validate();
+    {
+        std::lock_guard lock(mutex_);
+        if (config.run != 2) unmerged_ = false;
+        config_ = config;
+        config_changed_ = true;
+    }
+    cv_.notify_all();
+}
+
+void Engine::scan_now() {
+    {
+        std::lock_guard lock(mutex_);
+        scan_now_ = true;
+    }
+    cv_.notify_all();
+}
+
+void Engine::run_full_pass() {
+    std::lock_guard lock(mutex_);
+    if (!pass_open_) begin_pass();
+    while (!scan_some(UINT64_MAX)) {
+    }
+}
+
+void Engine::unmerge_all() {
+    std::lock_guard lock(mutex_);
+    unmerge_all_locked();
+}
+
+void Engine::thread_main() {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+        DedupConfig cfg = config_;
+        config_changed_ = false;
+        if (cfg.run == 0 || (cfg.run == 2 && unmerged_)) {
+            cv_.wait(lock, [&] { return stop_ || config_changed_ || scan_now_; });
+            if (cfg.run == 0 && scan_now_ && !config_changed_) {
+                scan_now_ = false; // a stopped engine ignores scan_now
+            }
+            continue;
+        }
+        if (cfg.run == 2) {
+            unmerge_all_locked();
+            unmerged_ = true;
+            continue;
+        }
+        uint64_t budget = cfg.pages_to_scan;
+        if (cfg.advisor_target_scan_time_s > 0) {
+            uint64_t total = 0;
+            for (auto& [id, r] : regions_) total += r->pages;
+            uint64_t per_wake = std::max<uint64_t>(cfg.sleep_millisecs, 1);
+            budget = std::max<uint64_t>(
+                1, total * per_wake / (uint64_t(cfg.advisor_target_scan_time_s) * 1000));
+        }
+        bool full = scan_now_;
+        scan_now_ = false;
+        auto wall0 = std::chrono::steady_clock::now();
+        double cpu0 = thread_cpu_seconds();
+        if (!pass_open_) begin_pass();
+        if (full) {
+            while (!scan_some(UINT64_MAX)) {
+            }
+        } else {
+            scan_some(budget);
+        }
+        double cpu = thread_cpu_seconds() - cpu0;
+        cpu_s_ += cpu;
+        double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+        // CPU governor: stretch the sleep so cpu / (wall + sleep) <= cap.
+        double sleep_s = cfg.sleep_millisecs / 1000.0;
+        if (cfg.max_cpu_percent < 100) {
+            double needed = cpu * 100.0 / cfg.max_cpu_percent - wall;
+            sleep_s = std::max(sleep_s, needed);
+        }
+        if (sleep_s > 0) {
+            cv_.wait_for(lock, std::chrono::duration<double>(sleep_s),
+                         [&] { return stop_ || scan_now_ || config_changed_; });
+        } else {
+            // Even at full speed, let stats readers and stop() take the lock.
+            lock.unlock();
+            std::this_thread::yield();
+            lock.lock();
+        }
+    }
+}
+
+void Engine::log_once(bool& flag, const std::string& msg) {
+    if (flag) return;
+    flag = true;
+    if (log_) log_(msg);
+}
+
+void Engine::refresh_mappings_used() {
+    std::ifstream maps("/proc/self/maps");
+    uint64_t lines = 0;
+    std::string line;
+    while (std::getline(maps, line)) ++lines;
+    mappings_used_ = lines;
+}
+
+DedupStats Engine::stats() const {
+    std::lock_guard lock(mutex_);
+    DedupStats s;
+    s.pages_shared = stable_.size();
+    s.pages_sharing = sharers_ - std::min<uint64_t>(sharers_, s.pages_shared);
+    s.pages_scanned = pages_scanned_;
+    s.pages_hashed = pages_hashed_;
+    s.full_scans = full_scans_;
+    s.zero_pages = zero_pages_;
+    s.stable_node_chains = stable_.chains();
+    s.stable_node_dups = stable_.duplicates();
+    s.cow_breaks = cow_breaks_;
+    s.mappings_used = mappings_used_;
+    s.mappings_limit = config_.mappings_limit ? config_.mappings_limit : read_max_map_count();
+    s.mappings_exhausted = mappings_exhausted_;
+    s.merge_batches = merge_batches_;
+    s.merge_failures = merge_failures_;
+    s.pool_slots_reused = pool_.slots_reused();
+    s.engine_cpu_s = cpu_s_;
+    size_t n = std::min(freeze_samples_, freeze_us_.size());
+    if (n) {
+        std::vector<uint32_t> v(freeze_us_.begin(), freeze_us_.begin() + long(n));
+        size_t k = (n * 99 + 99) / 100 - 1;
+        std::nth_element(v.begin(), v.begin() + long(k), v.end());
+        s.freeze_wait_us_p99 = v[k];
+    }
+    bool any_uffd = false, any_pause = false;
+    for (auto& [id, r] : regions_) {
+        s.regions.push_back(r->counters);
+        s.pages_unshared += r->counters.pages_unshared;
+        s.pages_volatile += r->counters.pages_volatile;
+        s.pages_tracked += r->pages;
+        (r->uffd ? any_uffd : any_pause) = true;
+    }
+    s.freeze_mode = any_uffd && any_pause ? "mixed" : any_pause ? "pause" : "userfaultfd";
+    s.metadata_bytes = s.pages_tracked * sizeof(PageMeta) + stable_.size() * sizeof(StableNode);
+    s.general_profit = int64_t((s.pages_sharing + s.zero_pages) * kPageSize) -
+                       int64_t(s.metadata_bytes);
+    return s;
+}
+
+} // namespace foldvm::dedup

@@ -1,0 +1,24 @@
+// Engine-private record of one registered region.
+#pragma once
+
+#include "engine.hpp"
+#include "page_directory.hpp"
+
+namespace foldvm::dedup {
+
+struct Engine::Region {
+    RegionId id = 0;
+    RegionSpec spec;
+    uint32_t domain = 0;
+    PageId first = 0;
+    size_t pages = 0;
+    std::vector<uint64_t> dirty;
+    std::unique_ptr<Userfaultfd> uffd; // sync write-protect freeze; null = pause
+    RegionStats counters;
+
+    PageMeta& meta(size_t index) const { return *PageDirectory::instance().meta(first + static_cast<PageId>(index)); }
+    size_t index_of(const PageMeta& m) const { return m.self - first; }
+    uint8_t* address(size_t index) const { return spec.base + index * kPageSize; }
+};
+
+} // namespace foldvm::dedup

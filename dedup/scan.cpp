@@ -1,0 +1,188 @@
+// The scanning half of the engine: consume write tracking, hash what changed,
+// and look pages up in the trees to build merge candidates.
+#include "engine.hpp"
+#include "engine_region.hpp"
+
+#include "common/error.hpp"
+
+#include <xxhash.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <bit>
+#include <cstring>
+
+namespace foldvm::dedup {
+
+namespace {
+
+constexpr uint64_t kPagemapPresent = 1ull << 63;
+constexpr uint64_t kPagemapSwapped = 1ull << 62;
+constexpr uint64_t kPagemapFileOrShared = 1ull << 61;
+
+// True if the page at `addr` still maps the pool copy (no private COW copy).
+bool still_maps_pool(const uint8_t* addr) {
+    static int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false; // cannot tell: assume the sharer broke away
+    uint64_t entry = 0;
+    off_t off = static_cast<off_t>(reinterpret_cast<uintptr_t>(addr) / kPageSize * 8);
+    if (::pread(fd, &entry, 8, off) != 8) return false;
+    if (entry & kPagemapSwapped) return false;
+    if (!(entry & kPagemapPresent)) return true; // nothing private was created
+    return (entry & kPagemapFileOrShared) != 0;
+}
+
+} // namespace
+
+void Engine::begin_pass() {
+    for (auto& [id, r] : regions_) collect_writes(*r);
+    volatile_last_pass_ = volatile_now_;
+    volatile_now_ = 0;
+    for (auto& [id, r] : regions_) r->counters.pages_volatile = 0;
+    // Re-reading /proc/self/maps is O(mappings); once a second is plenty
+    // between the per-run estimates made at merge time.
+    uint64_t now = static_cast<uint64_t>(
+        std::chrono::steady_clock::now().time_since_epoch() / std::chrono::milliseconds(1));
+    if (now - mappings_baseline_time_ >= 1000) {
+        refresh_mappings_used();
+        mappings_baseline_time_ = now;
+    }
+    cursor_region_ = regions_.empty() ? 0 : regions_.begin()->first;
+    cursor_page_ = 0;
+    pass_open_ = true;
+}
+
+void Engine::collect_writes(Region& r) {
+    std::fill(r.dirty.begin(), r.dirty.end(), 0);
+    r.spec.tracker->collect(r.dirty.data());
+    for (size_t w = 0; w < r.dirty.size(); ++w) {
+        uint64_t bits = r.dirty[w];
+        while (bits) {
+            size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+            bits &= bits - 1;
+            if (i < r.pages) note_write(r, r.meta(i));
+        }
+    }
+}
+
+void Engine::note_write(Region& r, PageMeta& m) {
+    m.written_pass = static_cast<uint16_t>(pass_);
+    m.set(kEverWritten);
+    m.clear(kHashed);
+    if (m.has(kInUnstable)) {
+        unstable_.erase(m);
+        --r.counters.pages_unshared;
+    }
+    if (m.has(kZeroMerged)) {
+        m.clear(kZeroMerged);
+        --zero_pages_;
+        --r.counters.zero_pages;
+    }
+    if (m.stable != kNoStable) {
+        // Reconcile with pagemap: a sharer only leaves when it really owns a
+        // private copy now (the dirty log can also report our own remaps).
+        if (still_maps_pool(page_address(m))) return;
+        drop_sharer(m);
+        ++cow_breaks_;
+        ++r.counters.cow_breaks;
+    }
+}
+
+bool Engine::scan_some(uint64_t budget) {
+    const uint32_t batch_limit = config_.merge_batch_pages;
+    while (budget > 0) {
+        auto it = regions_.lower_bound(cursor_region_);
+        if (it != regions_.end() && it->first != cursor_region_) cursor_page_ = 0;
+        if (it != regions_.end() && cursor_page_ >= it->second->pages) {
+            ++it;
+            cursor_page_ = 0;
+        }
+        if (it == regions_.end()) {
+            execute_batch();
+            ++full_scans_;
+            ++pass_;
+            pass_open_ = false;
+            return true;
+        }
+        Region& r = *it->second;
+        cursor_region_ = it->first;
+        size_t left = r.pages - cursor_page_;
+        size_t end = budget >= left ? r.pages : cursor_page_ + static_cast<size_t>(budget);
+        budget -= end - cursor_page_;
+        for (; cursor_page_ < end; ++cursor_page_) {
+            visit(r, r.meta(cursor_page_));
+            if (batch_.size() >= batch_limit) execute_batch();
+        }
+    }
+    execute_batch();
+    return false;
+}
+
+void Engine::visit(Region& r, PageMeta& m) {
+    ++pages_scanned_;
+    if (m.stable != kNoStable || m.has(kZeroMerged) || m.has(kInUnstable)) return;
+    if (config_.volatile_passes > 0 && m.has(kEverWritten) &&
+        static_cast<uint16_t>(pass_ - m.written_pass) < config_.volatile_passes) {
+        ++volatile_now_;
+        ++r.counters.pages_volatile;
+        return;
+    }
+    const uint8_t* addr = r.address(r.index_of(m));
+    if (!m.has(kHashed)) {
+        m.hash = XXH3_64bits(addr, kPageSize);
+        m.set(kHashed);
+        ++pages_hashed_;
+    }
+    if (m.hash == zero_hash_ && config_.use_zero_pages) {
+        batch_.push_back({Candidate::Kind::Zero, &m, nullptr, nullptr});
+        return;
+    }
+    StableKey key{r.domain, m.hash};
+    if (StableNode* node = stable_.find_with_room(key, config_.max_page_sharing)) {
+        ++node->sharers; // reserve room now; released if the merge fails
+        batch_.push_back({Candidate::Kind::Stable, &m, nullptr, node});
+        return;
+    }
+    if (PageMeta* partner = unstable_.find({r.domain, m.hash})) {
+        unstable_.erase(*partner);
+        --region_of(*partner)->counters.pages_unshared;
+        // Prefer the pool slot after the left neighbour's, so runs of merged
+        // neighbours map consecutive slots and coalesce into one mapping.
+        uint32_t hint = kNoSlot;
+        size_t idx = r.index_of(m);
+        if (idx > 0 && r.meta(idx - 1).stable != kNoStable)
+            hint = stable_.node(r.meta(idx - 1).stable).slot + 1;
+        uint32_t slot = pool_.allocate(hint);
+        if (slot == kNoSlot) return; // pool full: stays unmerged
+        StableNode& node = stable_.create(key, slot);
+        node.sharers = 2;
+        batch_.push_back({Candidate::Kind::Pair, &m, partner, &node});
+        return;
+    }
+    unstable_.insert(m);
+    ++r.counters.pages_unshared;
+}
+
+void Engine::unmerge_all_locked() {
+    execute_batch();
+    for (auto& [id, r] : regions_) {
+        for (size_t i = 0; i < r->pages; ++i) {
+            PageMeta& m = r->meta(i);
+            if (m.has(kInUnstable)) {
+                unstable_.erase(m);
+                --r->counters.pages_unshared;
+            }
+            if (m.stable == kNoStable) continue;
+            // An atomic add of zero is a write the kernel must honour, so it
+            // breaks COW without racing a concurrent writer's bytes.
+            auto* word = reinterpret_cast<std::atomic<uint64_t>*>(r->address(i));
+            word->fetch_add(0, std::memory_order_relaxed);
+            drop_sharer(m);
+            m.clear(kHashed);
+        }
+    }
+}
+
+} // namespace foldvm::dedup

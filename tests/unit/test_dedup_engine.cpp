@@ -1,0 +1,250 @@
+#include "dedup_fixture.hpp"
+
+#include "common/error.hpp"
+#include "dedup/page_meta.hpp"
+
+#include <catch2/catch.hpp>
+#include <xxhash.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <unordered_map>
+
+using namespace foldvm;
+using namespace foldvm::test;
+
+size_t foldvm::test::private_resident_pages(const uint8_t* base, size_t pages) {
+    int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    std::vector<uint64_t> e(pages);
+    off_t off = static_cast<off_t>(reinterpret_cast<uintptr_t>(base) / kPageSize * 8);
+    REQUIRE(::pread(fd, e.data(), pages * 8, off) == static_cast<ssize_t>(pages * 8));
+    ::close(fd);
+    size_t n = 0;
+    for (uint64_t v : e)
+        if ((v >> 63 & 1) && !(v >> 61 & 1)) ++n;
+    return n;
+}
+
+TEST_CASE("per-page metadata is at most 32 bytes", "[dedup]") {
+    STATIC_REQUIRE(sizeof(dedup::PageMeta) <= 32);
+}
+
+TEST_CASE("identical pages merge, zero pages are released, contents stay", "[dedup]") {
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 64), b(engine, 64);
+    for (size_t i = 0; i < 64; ++i) {
+        uint64_t v = i < 8 ? 0 : (i < 40 ? 1000 + i : 5000 + i);
+        a.fill(i, v);
+        b.fill(i, i < 40 ? v : 7000 + i); // 8 zero + 32 shared + 24 unique each
+    }
+    engine.run_full_pass();
+    auto s = engine.stats();
+    CHECK(s.zero_pages == 16);
+    CHECK(s.pages_shared == 32);
+    CHECK(s.pages_sharing == 32);
+    CHECK(s.pages_unshared == 48);
+    // Merged and zero pages no longer hold private memory (checked before
+    // the reads below map the zero page back in).
+    CHECK(private_resident_pages(a.page(0), 64) == 24);
+    for (size_t i = 0; i < 64; ++i) {
+        uint64_t v = i < 8 ? 0 : (i < 40 ? 1000 + i : 5000 + i);
+        REQUIRE(a.holds(i, v));
+        REQUIRE(b.holds(i, i < 40 ? v : 7000 + i));
+    }
+    CHECK(s.mappings_used > 0);
+}
+
+TEST_CASE("a write to a merged page stays private to its writer", "[dedup][cow]") {
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 16), b(engine, 16), c(engine, 16);
+    for (size_t i = 0; i < 16; ++i) a.fill(i, 42 + i), b.fill(i, 42 + i), c.fill(i, 42 + i);
+    engine.run_full_pass();
+    REQUIRE(engine.stats().pages_sharing == 32);
+
+    b.fill(3, 99); // breaks COW for b's page 3 only
+    CHECK(b.holds(3, 99));
+    CHECK(a.holds(3, 45));
+    CHECK(c.holds(3, 45));
+    engine.run_full_pass();
+    auto s = engine.stats();
+    CHECK(s.cow_breaks == 1);
+    CHECK(s.pages_sharing == 31);
+    // Writing the last two sharers of page 3 away frees its pool copy.
+    a.fill(3, 1), c.fill(3, 2);
+    engine.run_full_pass();
+    s = engine.stats();
+    CHECK(s.cow_breaks == 3);
+    CHECK(s.pages_shared == 15);
+    CHECK(b.holds(3, 99));
+}
+
+TEST_CASE("a released pool slot is reused", "[dedup][pool]") {
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 4), b(engine, 4);
+    a.fill(0, 11), b.fill(0, 11);
+    engine.run_full_pass();
+    REQUIRE(engine.stats().pages_shared == 1);
+    a.fill(0, 12), b.fill(0, 13);
+    engine.run_full_pass();
+    REQUIRE(engine.stats().pages_shared == 0);
+    a.fill(1, 21), b.fill(1, 21);
+    engine.run_full_pass();
+    auto s = engine.stats();
+    CHECK(s.pages_shared == 1);
+    CHECK(s.pool_slots_reused == 1);
+    CHECK(a.holds(1, 21));
+}
+
+TEST_CASE("neighbouring merges coalesce into one mapping", "[dedup][mappings]") {
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 256), b(engine, 256);
+    for (size_t i = 0; i < 256; ++i) a.fill(i, 300 + i), b.fill(i, 300 + i);
+    engine.run_full_pass();
+    REQUIRE(engine.stats().pages_sharing == 256);
+    // Count VMAs that cover region b: coalesced runs give very few.
+    FILE* maps = std::fopen("/proc/self/maps", "r");
+    REQUIRE(maps);
+    char line[512];
+    int inside = 0;
+    auto lo = reinterpret_cast<uintptr_t>(b.page(0)), hi = lo + 256 * kPageSize;
+    while (std::fgets(line, sizeof line, maps)) {
+        unsigned long s = 0, e = 0;
+        if (std::sscanf(line, "%lx-%lx", &s, &e) == 2 && s < hi && e > lo) ++inside;
+    }
+    std::fclose(maps);
+    CHECK(inside <= 2);
+}
+
+TEST_CASE("the mapping budget stops new mappings but zero pages still merge", "[dedup][mappings]") {
+    auto cfg = fast_config();
+    dedup::Engine probe(cfg);
+    uint64_t used = probe.stats().mappings_used;
+    cfg.mappings_limit = used + 40;
+    std::vector<std::string> logs;
+    dedup::Engine engine(cfg, [&](const std::string& m) { logs.push_back(m); });
+    TestRegion a(engine, 512), b(engine, 512);
+    // Isolated duplicates: every other page, each needs its own mapping.
+    for (size_t i = 0; i < 512; ++i) {
+        a.fill(i, i % 2 ? 0 : 10 + i);
+        b.fill(i, i % 2 ? 0 : 10 + i);
+    }
+    CHECK_NOTHROW(engine.run_full_pass());
+    CHECK_NOTHROW(engine.run_full_pass());
+    auto s = engine.stats();
+    CHECK(s.mappings_exhausted);
+    CHECK(s.zero_pages == 512);
+    CHECK(s.pages_sharing < 256);
+    REQUIRE(logs.size() == 1);
+    CHECK_THAT(logs[0], Catch::Contains("mapping budget"));
+    for (size_t i = 0; i < 512; ++i) REQUIRE(a.holds(i, i % 2 ? 0 : 10 + i));
+}
+
+TEST_CASE("max_page_sharing splits a popular content into a chain", "[dedup][chains]") {
+    auto cfg = fast_config();
+    cfg.max_page_sharing = 4;
+    dedup::Engine engine(cfg);
+    TestRegion a(engine, 10);
+    for (size_t i = 0; i < 10; ++i) a.fill(i, 777);
+    engine.run_full_pass();
+    engine.run_full_pass();
+    auto s = engine.stats();
+    CHECK(s.pages_shared == 3); // 4 + 4 + 2 sharers
+    CHECK(s.pages_sharing == 7);
+    CHECK(s.stable_node_chains == 1);
+    for (size_t i = 0; i < 10; ++i) REQUIRE(a.holds(i, 777));
+}
+
+TEST_CASE("domains isolate non-zero pages but zero pages merge everywhere", "[dedup][domains]") {
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 8, "tenant-a"), b(engine, 8, "tenant-b");
+    for (size_t i = 0; i < 8; ++i) a.fill(i, i < 4 ? 0 : 55 + i), b.fill(i, i < 4 ? 0 : 55 + i);
+    engine.run_full_pass();
+    auto s = engine.stats();
+    CHECK(s.pages_sharing == 0);
+    CHECK(s.zero_pages == 8);
+}
+
+TEST_CASE("volatile pages are skipped until they settle", "[dedup][volatile]") {
+    auto cfg = fast_config();
+    cfg.volatile_passes = 2;
+    dedup::Engine engine(cfg);
+    TestRegion a(engine, 4), b(engine, 4);
+    a.fill(0, 5), b.fill(0, 5);
+    engine.run_full_pass();
+    CHECK(engine.stats().pages_volatile == 8);
+    CHECK(engine.stats().pages_sharing == 0);
+    engine.run_full_pass();
+    engine.run_full_pass();
+    CHECK(engine.stats().pages_sharing == 1);
+}
+
+TEST_CASE("unchanged pages are not re-hashed", "[dedup]") {
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 128);
+    for (size_t i = 0; i < 128; ++i) a.fill(i, 1 + i);
+    engine.run_full_pass();
+    uint64_t hashed = engine.stats().pages_hashed;
+    CHECK(hashed == 128);
+    a.fill(7, 1000);
+    engine.run_full_pass();
+    engine.run_full_pass();
+    CHECK(engine.stats().pages_hashed == hashed + 1);
+}
+
+TEST_CASE("unmerge_all gives every sharer a private copy", "[dedup]") {
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 32), b(engine, 32);
+    for (size_t i = 0; i < 32; ++i) a.fill(i, 9 + i), b.fill(i, 9 + i);
+    engine.run_full_pass();
+    REQUIRE(engine.stats().pages_shared == 32);
+    engine.unmerge_all();
+    auto s = engine.stats();
+    CHECK(s.pages_shared == 0);
+    CHECK(s.pages_sharing == 0);
+    CHECK(private_resident_pages(a.page(0), 32) == 32);
+    for (size_t i = 0; i < 32; ++i) REQUIRE((a.holds(i, 9 + i) && b.holds(i, 9 + i)));
+}
+
+TEST_CASE("ground truth: sharing + zero equals an independent duplicate count", "[dedup]") {
+    dedup::Engine engine(fast_config());
+    std::vector<std::unique_ptr<TestRegion>> regions;
+    uint64_t rng = 12345;
+    for (int r = 0; r < 4; ++r) {
+        regions.push_back(std::make_unique<TestRegion>(engine, 1024));
+        for (size_t i = 0; i < 1024; ++i) {
+            rng = rng * 6364136223846793005ull + 1;
+            unsigned kind = (rng >> 33) % 100;
+            uint64_t v = kind < 5 ? 0 : kind < 70 ? 1 + (rng >> 40) % 300 : (uint64_t(r) << 32) + i + 1;
+            regions.back()->fill(i, v);
+        }
+    }
+    engine.run_full_pass();
+    engine.run_full_pass();
+    std::unordered_map<uint64_t, uint64_t> counts;
+    uint64_t zero = 0;
+    static const uint8_t zeros[kPageSize] = {};
+    for (auto& reg : regions)
+        for (size_t i = 0; i < 1024; ++i) {
+            if (std::memcmp(reg->page(i), zeros, kPageSize) == 0) ++zero;
+            else ++counts[XXH3_64bits(reg->page(i), kPageSize)];
+        }
+    uint64_t duplicates = 0;
+    for (auto& [h, n] : counts) duplicates += n - 1;
+    auto s = engine.stats();
+    CHECK(s.zero_pages == zero);
+    CHECK(s.pages_sharing == duplicates);
+}
+
+TEST_CASE("knobs reject out-of-range values with the allowed range", "[dedup][config]") {
+    dedup::DedupConfig c;
+    CHECK_THROWS_WITH(c.set("run", "3"), Catch::Contains("[0, 2]"));
+    CHECK_THROWS_WITH(c.set("pages_to_scan", "0"), Catch::Contains("[1, 10000000]"));
+    CHECK_THROWS_WITH(c.set("max_cpu_percent", "-5"), Catch::Contains("non-negative integer"));
+    CHECK_THROWS_WITH(c.set("sleep_millisecs", "12abc"), Catch::Contains("non-negative integer"));
+    CHECK_THROWS_WITH(c.set("bogus", "1"), Catch::Contains("unknown dedup knob"));
+    CHECK_THROWS_AS(dedup::apply_option(c, "novalue"), InvalidInput);
+    dedup::apply_option(c, "pages_to_scan=500");
+    CHECK(c.pages_to_scan == 500);
+}
