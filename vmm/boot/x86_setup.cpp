@@ -3,6 +3,7 @@
 #include "vmm/abi/foldvm_abi.h"
 #include "vmm/memory/guest_memory.hpp"
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -16,6 +17,12 @@ constexpr uint64_t kPdpt = kPml4 + 0x1000;
 constexpr uint64_t kLowPt = kPml4 + 0x2000; // 4 KiB pages for the first 2 MiB
 constexpr uint64_t kFirstPd = kPml4 + 0x3000;
 constexpr uint64_t kTssGpa = FOLDVM_GDT_GPA + 0x100;
+// The TSS carries an I/O permission bitmap that opens the hypercall ports.
+// Some hypervisors (kvm-pvm on the build machines) ignore IOPL for user-mode
+// port I/O and consult only this bitmap, so CPL 3 hypercalls need it.
+constexpr uint64_t kIoBitmapOffset = 0x68;
+constexpr uint64_t kIoBitmapBytes = FOLDVM_HC_PORT_BASE / 8 + 2 + 1; // ports + terminator
+constexpr uint64_t kTssLimit = kIoBitmapOffset + kIoBitmapBytes - 1;
 
 constexpr uint16_t kKernelCs = 0x08, kKernelDs = 0x10, kUserDs = 0x18, kUserCs = 0x20,
                    kTssSel = 0x28;
@@ -89,11 +96,21 @@ void build_page_tables_and_gdt(GuestMemory& mem) {
         0x00cf93000000ffffull, // 0x10 kernel data
         0x00cff3000000ffffull, // 0x18 user data, DPL 3
         0x00affb000000ffffull, // 0x20 user code, 64-bit, DPL 3
-        // 0x28 TSS descriptor (16 bytes): base kTssGpa, limit 0x67, busy
-        0x0000890000000067ull | ((kTssGpa & 0xffffff) << 16) | ((kTssGpa >> 24 & 0xff) << 56),
+        // 0x28 TSS descriptor (16 bytes): base kTssGpa, limit kTssLimit, busy
+        0x0000890000000000ull | kTssLimit | ((kTssGpa & 0xffffff) << 16) |
+            ((kTssGpa >> 24 & 0xff) << 56),
         kTssGpa >> 32,
     };
     mem.write(FOLDVM_GDT_GPA, gdt.data(), sizeof gdt);
+
+    std::vector<uint8_t> tss(kIoBitmapOffset + kIoBitmapBytes, 0);
+    tss[0x66] = static_cast<uint8_t>(kIoBitmapOffset);
+    tss[0x67] = 0;
+    uint8_t* bitmap = tss.data() + kIoBitmapOffset;
+    std::fill(bitmap, bitmap + kIoBitmapBytes, 0xff); // deny every port...
+    for (uint32_t port = FOLDVM_HC_PORT_BASE; port < FOLDVM_HC_PORT_BASE + 16; ++port)
+        bitmap[port / 8] &= static_cast<uint8_t>(~(1u << (port % 8))); // ...but ours
+    mem.write(kTssGpa, tss.data(), tss.size());
 }
 
 void setup_long_mode_sregs(kvm_sregs& s, int cpl) {
@@ -110,7 +127,7 @@ void setup_long_mode_sregs(kvm_sregs& s, int cpl) {
     s.ds = s.es = s.fs = s.gs = s.ss = data;
     s.tr = kvm_segment{};
     s.tr.base = kTssGpa;
-    s.tr.limit = 0x67;
+    s.tr.limit = kTssLimit;
     s.tr.selector = kTssSel;
     s.tr.type = 11;
     s.tr.present = 1;

@@ -3,8 +3,12 @@
 #include "common/error.hpp"
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/machine/host.hpp"
+#include "vmm/sharing/dedup_service.hpp"
+#include "vmm/sharing/stats_json.hpp"
+#include "vmm/sharing/process_memory.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -23,6 +27,70 @@ Blob read_blob(const std::string& path) {
     return std::make_shared<const std::vector<uint8_t>>(read_image_file(path, kMaxImageBytes));
 }
 
+nlohmann::json stats_line(DedupService& sharing, double t) {
+    nlohmann::json j = {{"t_s", t}, {"mode", to_string(sharing.mode())}};
+    if (sharing.engine()) j["dedup"] = to_json(sharing.engine()->stats(), false);
+    if (sharing.mode() == DedupMode::Ksm) j["ksm"] = ksm_json(read_ksm_counters());
+    j["rss_kib"] = process_rss_kib();
+    return j;
+}
+
+// Prints a JSON line of stats every interval until stopped.
+class StatsPrinter {
+  public:
+    StatsPrinter(DedupService& sharing, double interval_s,
+                 std::chrono::steady_clock::time_point t0) {
+        if (interval_s <= 0) return;
+        thread_ = std::thread([this, &sharing, interval_s, t0] {
+            std::unique_lock lock(mutex_);
+            while (!cv_.wait_for(lock, std::chrono::duration<double>(interval_s),
+                                 [&] { return done_; })) {
+                double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                std::string line = stats_line(sharing, t).dump();
+                std::lock_guard out(g_output_mutex);
+                std::fprintf(stderr, "%s\n", line.c_str());
+            }
+        });
+    }
+    ~StatsPrinter() { stop(); }
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+};
+
+void print_summary(Host& host, DedupService& sharing, size_t vms, uint64_t mem_bytes) {
+    std::lock_guard out(g_output_mutex);
+    uint64_t guest_mib = vms * mem_bytes >> 20;
+    std::fprintf(stderr, "foldvm: summary: %zu VM(s), %llu MiB guest RAM, process RSS %llu MiB\n",
+                 vms, static_cast<unsigned long long>(guest_mib),
+                 static_cast<unsigned long long>(process_rss_kib() / 1024));
+    if (auto* engine = sharing.engine()) {
+        auto s = engine->stats();
+        std::fprintf(stderr,
+                     "foldvm: dedup(builtin): pages_shared=%llu pages_sharing=%llu zero_pages=%llu "
+                     "saved=%.1f MiB full_scans=%llu cow_breaks=%llu mappings=%llu/%llu\n",
+                     (unsigned long long)s.pages_shared, (unsigned long long)s.pages_sharing,
+                     (unsigned long long)s.zero_pages,
+                     double((s.pages_sharing + s.zero_pages) * 4096) / (1 << 20),
+                     (unsigned long long)s.full_scans, (unsigned long long)s.cow_breaks,
+                     (unsigned long long)s.mappings_used, (unsigned long long)s.mappings_limit);
+    } else if (sharing.mode() == DedupMode::Ksm) {
+        std::fprintf(stderr, "foldvm: dedup(ksm): %s\n", ksm_json(read_ksm_counters()).dump().c_str());
+    }
+    (void)host;
+}
+
 } // namespace
 
 void add_run_command(CLI::App& app, RunOptions& o, int& result) {
@@ -39,6 +107,15 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
         ->check(CLI::IsMember({0, 3}))->capture_default_str();
     run->add_option("--timeout", o.timeout_s, "Stop all VMs after SEC seconds (exit 124)")
         ->check(CLI::NonNegativeNumber);
+    run->add_option("--dedup", o.dedup_mode, "Page sharing: builtin, ksm (host KSM) or off")
+        ->check(CLI::IsMember({"builtin", "ksm", "off"}))->capture_default_str();
+    run->add_option("--dedup-domain", o.dedup_domain,
+                    "Dedup domain of these VMs; non-zero pages merge only within one")
+        ->capture_default_str();
+    run->add_option("--dedup-opt", o.dedup_opts, "Dedup knob KEY=VALUE (repeatable)");
+    run->add_option("--stats-interval", o.stats_interval_s,
+                    "Print dedup stats as JSON lines to stderr every SEC seconds")
+        ->check(CLI::NonNegativeNumber);
     run->add_flag("--summary", o.summary, "Print a memory summary to stderr at the end");
     run->callback([&o, &result] { result = run_command(o); });
 }
@@ -53,9 +130,15 @@ int run_command(const RunOptions& o) {
     base.cmdline = o.cmdline;
     base.guest_cpl = o.guest_cpl;
     base.dedup_domain = o.dedup_domain;
+    DedupMode mode = parse_dedup_mode(o.dedup_mode);
+    base.ksm_mergeable = mode == DedupMode::Ksm;
+    base.dirty_logging = mode == DedupMode::Builtin;
     base.validate();
+    dedup::DedupConfig dedup_config;
+    for (const auto& kv : o.dedup_opts) dedup::apply_option(dedup_config, kv);
 
     Host host;
+    DedupService sharing(host, mode, dedup_config);
     bool prefix = o.count > 1;
     VmEvents events;
     events.console_line = [prefix](uint64_t index, const std::string& line) {
@@ -78,6 +161,8 @@ int run_command(const RunOptions& o) {
         ids.push_back(host.create_vm(cfg, events));
     }
     for (uint64_t id : ids) host.vm(id)->start();
+    auto started = std::chrono::steady_clock::now();
+    StatsPrinter printer(sharing, o.stats_interval_s, started);
 
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
@@ -107,6 +192,8 @@ int run_command(const RunOptions& o) {
         if (status == 0 && vm->exit_code() != 0) status = vm->exit_code();
     }
     if (timed_out) status = kTimeoutExitCode;
+    printer.stop();
+    if (o.summary) print_summary(host, sharing, ids.size(), base.mem_bytes);
     return status;
 }
 

@@ -1,0 +1,106 @@
+#include "dedup_service.hpp"
+
+#include "guest_ram_tracker.hpp"
+
+#include "common/error.hpp"
+
+#include <dirent.h>
+
+#include <fstream>
+#include <iostream>
+
+namespace foldvm {
+
+DedupMode parse_dedup_mode(const std::string& text) {
+    if (text == "builtin") return DedupMode::Builtin;
+    if (text == "ksm") return DedupMode::Ksm;
+    if (text == "off") return DedupMode::Off;
+    throw InvalidInput("unknown dedup mode '" + text + "' (use builtin, ksm or off)");
+}
+
+const char* to_string(DedupMode mode) {
+    switch (mode) {
+    case DedupMode::Builtin: return "builtin";
+    case DedupMode::Ksm: return "ksm";
+    case DedupMode::Off: return "off";
+    }
+    return "?";
+}
+
+KsmCounters read_ksm_counters() {
+    KsmCounters out;
+    static const char* names[] = {"pages_shared",  "pages_sharing",      "pages_unshared",
+                                  "pages_volatile", "full_scans",        "general_profit",
+                                  "stable_node_chains", "ksm_zero_pages", "pages_scanned",
+                                  "run",           "pages_to_scan",      "sleep_millisecs"};
+    for (const char* n : names) {
+        std::ifstream in(std::string("/sys/kernel/mm/ksm/") + n);
+        int64_t v = 0;
+        if (in >> v) out.values[n] = v;
+    }
+    return out;
+}
+
+DedupService::DedupService(Host& host, DedupMode mode, const dedup::DedupConfig& config)
+    : host_(host), mode_(mode) {
+    if (mode_ == DedupMode::Builtin) {
+        engine_ = std::make_unique<dedup::Engine>(
+            config, [](const std::string& msg) { std::cerr << "foldvm: " << msg << "\n"; });
+    }
+    host_.set_observer(this);
+    if (engine_) engine_->start();
+}
+
+DedupService::~DedupService() {
+    if (engine_) engine_->stop();
+    // VMs still alive must leave the engine before it goes away.
+    std::map<uint64_t, dedup::RegionId> left;
+    {
+        std::lock_guard lock(mutex_);
+        left.swap(regions_);
+    }
+    if (engine_)
+        for (auto& [id, region] : left) engine_->remove_region(region);
+    host_.set_observer(nullptr);
+}
+
+void DedupService::vm_created(uint64_t id, Vm& vm) {
+    if (!engine_) return;
+    dedup::RegionSpec spec;
+    spec.name = "vm" + std::to_string(id);
+    spec.domain = vm.config().dedup_domain;
+    spec.base = vm.memory().host_base();
+    spec.size = vm.memory().size();
+    spec.tracker = std::make_unique<GuestRamTracker>(vm.memory());
+    spec.pause = [&vm] { vm.pause(); };
+    spec.resume = [&vm] { vm.resume(); };
+    dedup::RegionId region = engine_->add_region(std::move(spec));
+    std::lock_guard lock(mutex_);
+    regions_[id] = region;
+}
+
+void DedupService::vm_removed(uint64_t id, Vm&) {
+    if (!engine_) return;
+    dedup::RegionId region;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = regions_.find(id);
+        if (it == regions_.end()) return;
+        region = it->second;
+        regions_.erase(it);
+    }
+    engine_->remove_region(region);
+}
+
+bool DedupService::vm_stats(uint64_t id, dedup::RegionStats& out) const {
+    if (!engine_) return false;
+    std::string name = "vm" + std::to_string(id);
+    for (auto& r : engine_->stats().regions)
+        if (r.name == name) {
+            out = r;
+            return true;
+        }
+    return false;
+}
+
+} // namespace foldvm
