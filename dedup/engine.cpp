@@ -267,6 +267,7 @@ DedupStats Engine::stats() const {
     s.merge_failures = merge_failures_;
     s.pool_slots_reused = pool_.slots_reused();
     s.engine_cpu_s = cpu_s_;
+    s.pool_bytes = pool_.resident_bytes();
     size_t n = std::min(freeze_samples_, freeze_us_.size());
     if (n) {
         std::vector<uint32_t> v(freeze_us_.begin(), freeze_us_.begin() + long(n));

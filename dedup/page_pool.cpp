@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 namespace foldvm::dedup {
 
@@ -61,6 +62,12 @@ void PagePool::release(uint32_t slot) {
     used_[slot / 64] &= ~(1ull << (slot % 64));
     free_list_.push_back(slot);
     --in_use_;
+}
+
+uint64_t PagePool::resident_bytes() const {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) < 0) return 0;
+    return uint64_t(st.st_blocks) * 512;
 }
 
 void PagePool::map_private(void* addr, uint32_t slot, size_t count) const {

@@ -34,6 +34,8 @@ class PagePool {
     uint32_t slots_in_use() const { return in_use_; }
     uint32_t slots_reused() const { return reused_; }
     uint32_t high_water() const { return high_water_; }
+    // Memory the pool really holds (allocated blocks of the memfd).
+    uint64_t resident_bytes() const;
 
     // Maps `count` consecutive slots starting at `slot` over `addr` with
     // MAP_PRIVATE|MAP_FIXED. Throws SystemError on failure.

@@ -40,6 +40,7 @@ struct DedupStats {
     uint64_t freeze_wait_us_p99 = 0;
     uint64_t pool_slots_reused = 0;
     uint64_t metadata_bytes = 0;
+    uint64_t pool_bytes = 0; // memory held by the pool's single copies
     uint64_t pages_tracked = 0;
     double engine_cpu_s = 0;
     std::string freeze_mode; // "userfaultfd", "pause" or "mixed"

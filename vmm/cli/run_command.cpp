@@ -32,6 +32,7 @@ nlohmann::json stats_line(DedupService& sharing, double t) {
     if (sharing.engine()) j["dedup"] = to_json(sharing.engine()->stats(), false);
     if (sharing.mode() == DedupMode::Ksm) j["ksm"] = ksm_json(read_ksm_counters());
     j["rss_kib"] = process_rss_kib();
+    j["anon_rss_kib"] = process_anon_rss_kib();
     return j;
 }
 
@@ -72,9 +73,15 @@ class StatsPrinter {
 void print_summary(Host& host, DedupService& sharing, size_t vms, uint64_t mem_bytes) {
     std::lock_guard out(g_output_mutex);
     uint64_t guest_mib = vms * mem_bytes >> 20;
-    std::fprintf(stderr, "foldvm: summary: %zu VM(s), %llu MiB guest RAM, process RSS %llu MiB\n",
-                 vms, static_cast<unsigned long long>(guest_mib),
-                 static_cast<unsigned long long>(process_rss_kib() / 1024));
+    uint64_t pool_mib = sharing.engine() ? sharing.engine()->stats().pool_bytes >> 20 : 0;
+    uint64_t anon_mib = process_anon_rss_kib() / 1024;
+    std::fprintf(stderr,
+                 "foldvm: summary: %zu VM(s), %llu MiB guest RAM; memory in use %llu MiB "
+                 "(private %llu MiB + dedup pool %llu MiB); VmRSS %llu MiB counts pool pages once "
+                 "per mapping\n",
+                 vms, (unsigned long long)guest_mib, (unsigned long long)(anon_mib + pool_mib),
+                 (unsigned long long)anon_mib, (unsigned long long)pool_mib,
+                 (unsigned long long)(process_rss_kib() / 1024));
     if (auto* engine = sharing.engine()) {
         auto s = engine->stats();
         std::fprintf(stderr,

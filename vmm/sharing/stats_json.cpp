@@ -41,6 +41,7 @@ nlohmann::json to_json(const dedup::DedupStats& s, bool with_regions) {
                         {"freeze_wait_us_p99", s.freeze_wait_us_p99},
                         {"pool_slots_reused", s.pool_slots_reused},
                         {"metadata_bytes", s.metadata_bytes},
+                        {"pool_bytes", s.pool_bytes},
                         {"pages_tracked", s.pages_tracked},
                         {"engine_cpu_s", s.engine_cpu_s},
                         {"freeze_mode", s.freeze_mode}};
