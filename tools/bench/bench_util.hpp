@@ -1,0 +1,73 @@
+// Small helpers shared by the benchmark modes.
+#pragma once
+
+#include "vmm/machine/host.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace foldvm::bench {
+
+inline double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    size_t k = static_cast<size_t>(p / 100.0 * double(v.size() - 1) + 0.5);
+    return v[std::min(k, v.size() - 1)];
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+inline bool wait_until(const std::function<bool()>& pred, double limit_s, int poll_ms = 5) {
+    auto t0 = std::chrono::steady_clock::now();
+    while (seconds_since(t0) < limit_s) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+    }
+    return pred();
+}
+
+// Collects console lines per VM for benchmarks that watch guest output.
+struct ConsoleLog {
+    std::mutex mutex;
+    std::map<uint64_t, std::vector<std::string>> lines;
+    VmEvents events() {
+        VmEvents ev;
+        ev.console_line = [this](uint64_t vm, const std::string& l) {
+            std::lock_guard lock(mutex);
+            lines[vm].push_back(l);
+        };
+        return ev;
+    }
+    size_t count_with(const std::string& prefix) {
+        std::lock_guard lock(mutex);
+        size_t n = 0;
+        for (auto& [vm, ls] : lines)
+            for (auto& l : ls)
+                if (l.rfind(prefix, 0) == 0) {
+                    ++n;
+                    break;
+                }
+        return n;
+    }
+    std::vector<std::string> all() {
+        std::lock_guard lock(mutex);
+        std::vector<std::string> out;
+        for (auto& [vm, ls] : lines) out.insert(out.end(), ls.begin(), ls.end());
+        return out;
+    }
+};
+
+// Resident pages of a range (mincore), i.e. guest RAM the guest touched.
+uint64_t resident_pages(const void* base, size_t size);
+
+std::string self_dir(); // directory of the running benchmark binary
+
+} // namespace foldvm::bench

@@ -1,0 +1,26 @@
+// foldvm-bench MODE [options]: benchmarks that print one JSON object.
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+
+namespace foldvm::bench {
+int run_boot_bench(int argc, char** argv);
+int run_dedup_bench(int argc, char** argv);
+} // namespace foldvm::bench
+
+int main(int argc, char** argv) {
+    std::string mode = argc > 1 ? argv[1] : "";
+    try {
+        if (mode == "boot") return foldvm::bench::run_boot_bench(argc - 2, argv + 2);
+        if (mode == "dedup") return foldvm::bench::run_dedup_bench(argc - 2, argv + 2);
+    } catch (const std::exception& e) {
+        std::cerr << "foldvm-bench " << mode << ": error: " << e.what() << "\n";
+        return 1;
+    }
+    std::cerr << "usage: foldvm-bench boot|dedup [options]\n"
+                 "  boot  [--vms N] [--execs N] [--idle N]\n"
+                 "  dedup [--vms N] [--mem SIZE] [--shared R] [--zero Z] [--churn W]\n"
+                 "        [--engine builtin|ksm] [--compare] [--timeout S]\n";
+    return mode == "--help" || mode == "-h" ? 0 : 2;
+}
