@@ -7,6 +7,7 @@
 
 #include <xxhash.h>
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -59,6 +60,7 @@ RegionId Engine::add_region(RegionSpec spec) {
     r->spec = std::move(spec);
     r->pages = r->spec.size / kPageSize;
     r->dirty.assign((r->pages + 63) / 64, 0);
+    r->pending.assign((r->pages + 63) / 64, ~0ull);
     r->counters.name = r->spec.name;
     r->counters.domain = r->spec.domain;
     r->counters.pages = r->pages;
@@ -132,7 +134,10 @@ uint8_t* Engine::page_address(const PageMeta& m) const {
 void Engine::start() {
     if (thread_.joinable()) return;
     stop_ = false;
-    thread_ = std::thread([this] { thread_main(); });
+    thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "foldvm-dedup");
+        thread_main();
+    });
 }
 
 void Engine::stop() {
@@ -266,6 +271,7 @@ DedupStats Engine::stats() const {
     s.merge_batches = merge_batches_;
     s.merge_failures = merge_failures_;
     s.pool_slots_reused = pool_.slots_reused();
+    s.pages_discarded = pages_discarded_;
     s.engine_cpu_s = cpu_s_;
     s.pool_bytes = pool_.resident_bytes();
     size_t n = std::min(freeze_samples_, freeze_us_.size());

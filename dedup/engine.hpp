@@ -46,6 +46,20 @@ class Engine {
     // Runs a full pass right away instead of sleeping.
     void scan_now();
 
+    // Releases `count` pages of a region starting at page `first` (a balloon
+    // inflate or a free page report): afterwards they read as zeros and hold
+    // no memory. Pages in a pool mapping (merged, or privately copied after a
+    // COW break) get fresh anonymous memory mapped over them, since
+    // MADV_DONTNEED there would expose the pool copy; their sharer counts
+    // drop. The rest is released with MADV_DONTNEED. Every page leaves the
+    // trees and is skipped by the scanner until it is written again.
+    // `while_blocked` runs between attempts to take the engine lock when the
+    // region freezes by pausing its writers (the caller may be such a
+    // writer, e.g. a vCPU thread, and must let the pause through).
+    // Throws InvalidInput for an unknown region or a range outside it.
+    void discard_range(RegionId id, size_t first, size_t count,
+                       const std::function<void()>& while_blocked = {});
+
     // Synchronous operations on the caller's thread (tests, benchmarks).
     void run_full_pass();
     void unmerge_all();
@@ -76,6 +90,10 @@ class Engine {
     bool scan_some(uint64_t budget);
     void visit(Region& r, PageMeta& m);
     void unmerge_all_locked();
+
+    // discard.cpp
+    void discard_locked(Region& r, size_t first, size_t count);
+    void remap_anonymous(Region& r, size_t first, size_t count);
 
     // merge_batch.cpp
     void execute_batch();
@@ -111,6 +129,7 @@ class Engine {
     std::atomic<uint64_t> full_scans_{0};
     uint64_t pages_scanned_ = 0, pages_hashed_ = 0, zero_pages_ = 0, sharers_ = 0;
     uint64_t cow_breaks_ = 0, merge_batches_ = 0, merge_failures_ = 0;
+    uint64_t pages_discarded_ = 0;
     uint64_t volatile_now_ = 0, volatile_last_pass_ = 0;
     uint64_t mappings_used_ = 0, mappings_baseline_time_ = 0;
     bool mappings_exhausted_ = false, logged_exhausted_ = false, logged_pause_ = false;

@@ -13,12 +13,18 @@ struct Engine::Region {
     PageId first = 0;
     size_t pages = 0;
     std::vector<uint64_t> dirty;
+    // Pages that need a visit: written since they came to rest (merged,
+    // zero, or waiting in the unstable tree), volatile, or whose merge
+    // failed. Settled pages cost nothing per pass.
+    std::vector<uint64_t> pending;
     std::unique_ptr<Userfaultfd> uffd; // sync write-protect freeze; null = pause
     RegionStats counters;
 
     PageMeta& meta(size_t index) const { return *PageDirectory::instance().meta(first + static_cast<PageId>(index)); }
     size_t index_of(const PageMeta& m) const { return m.self - first; }
     uint8_t* address(size_t index) const { return spec.base + index * kPageSize; }
+    void set_pending(size_t index) { pending[index / 64] |= 1ull << (index % 64); }
+    void clear_pending(size_t index) { pending[index / 64] &= ~(1ull << (index % 64)); }
 };
 
 } // namespace foldvm::dedup

@@ -108,6 +108,12 @@ void Engine::execute_batch() {
         remaps.push_back({r, r->index_of(*m), node->slot, m});
         m->stable = node->index;
     };
+    // A failed candidate must be visited again (its partner too).
+    auto retry = [&](PageMeta* m) {
+        Region* r = region_of(*m);
+        r->set_pending(r->index_of(*m));
+        ++merge_failures_;
+    };
     for (const Candidate& c : batch_) {
         const uint8_t* page = page_address(*c.page);
         switch (c.kind) {
@@ -115,7 +121,7 @@ void Engine::execute_batch() {
             if ((!c.page->has(kFileBacked) || budget) && std::memcmp(page, kZeros, kPageSize) == 0)
                 zeros.push_back(c.page);
             else
-                ++merge_failures_;
+                retry(c.page);
             break;
         case Candidate::Kind::Pair: {
             touched.push_back(c.node);
@@ -127,7 +133,8 @@ void Engine::execute_batch() {
                 add_remap(c.partner, c.node);
             } else {
                 c.node->sharers -= 2;
-                merge_failures_ += 2;
+                retry(c.page);
+                retry(c.partner);
             }
             break;
         }
@@ -137,7 +144,7 @@ void Engine::execute_batch() {
                 add_remap(c.page, c.node);
             } else {
                 --c.node->sharers;
-                ++merge_failures_;
+                retry(c.page);
             }
             break;
         }
@@ -174,7 +181,7 @@ void Engine::execute_batch() {
                 PageMeta* m = remaps[k].meta;
                 --stable_.node(m->stable).sharers;
                 m->stable = kNoStable;
-                ++merge_failures_;
+                retry(m);
             }
         }
         i = j;
@@ -183,23 +190,42 @@ void Engine::execute_batch() {
     // Zero pages: anonymous pages are simply released; a page inside a pool
     // mapping needs fresh anonymous memory mapped over it instead, because
     // MADV_DONTNEED there would expose the pool copy, not zeros.
-    for (PageMeta* m : zeros) {
+    std::sort(zeros.begin(), zeros.end(), [](PageMeta* a, PageMeta* b) { return a->self < b->self; });
+    for (size_t i = 0; i < zeros.size();) {
+        PageMeta* m = zeros[i];
         Region* r = region_of(*m);
         uint8_t* addr = page_address(*m);
-        if (m->has(kFileBacked)) {
-            void* p = ::mmap(addr, kPageSize, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-            if (p == MAP_FAILED) continue;
-            m->clear(kFileBacked);
-            mappings_used_ += 2;
-            if (r->uffd) r->uffd->register_wp(addr, kPageSize);
-            r->spec.tracker->on_remap(addr, kPageSize);
-        } else if (::madvise(addr, kPageSize, MADV_DONTNEED) != 0) {
-            continue;
+        size_t j = i + 1;
+        if (!m->has(kFileBacked)) { // page ids are consecutive within a region
+            while (j < zeros.size() && zeros[j]->self == zeros[j - 1]->self + 1 &&
+                   region_of(*zeros[j]) == r && !zeros[j]->has(kFileBacked))
+                ++j;
         }
-        m->set(kZeroMerged);
-        ++zero_pages_;
-        ++r->counters.zero_pages;
+        size_t len = (j - i) * kPageSize;
+        bool ok;
+        if (m->has(kFileBacked)) {
+            ok = ::mmap(addr, kPageSize, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+                        0) != MAP_FAILED;
+            if (ok) {
+                m->clear(kFileBacked);
+                mappings_used_ += 2;
+                if (r->uffd) r->uffd->register_wp(addr, kPageSize);
+                r->spec.tracker->on_remap(addr, kPageSize);
+            }
+        } else {
+            ok = ::madvise(addr, len, MADV_DONTNEED) == 0;
+        }
+        for (size_t k = i; k < j; ++k) {
+            if (!ok) {
+                retry(zeros[k]);
+                continue;
+            }
+            zeros[k]->set(kZeroMerged);
+            ++zero_pages_;
+            ++r->counters.zero_pages;
+        }
+        i = j;
     }
 
     for (auto& [r, ranges] : frozen) {

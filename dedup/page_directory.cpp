@@ -9,10 +9,7 @@
 
 namespace foldvm::dedup {
 
-PageDirectory& PageDirectory::instance() {
-    static PageDirectory dir;
-    return dir;
-}
+PageDirectory PageDirectory::instance_;
 
 PageDirectory::PageDirectory() : chunks_(std::make_unique<MetaChunk[]>(kMaxChunks)) {}
 

@@ -24,7 +24,7 @@ struct MetaChunk {
 
 class PageDirectory {
   public:
-    static PageDirectory& instance();
+    static PageDirectory& instance() { return instance_; }
 
     // Allocates `pages` metadata entries (zeroed, ids consecutive). Returns
     // the first id; throws when the id space is exhausted.
@@ -39,6 +39,7 @@ class PageDirectory {
 
   private:
     PageDirectory();
+    static PageDirectory instance_; // hot path: no function-local static guard
     std::unique_ptr<MetaChunk[]> chunks_;
     std::mutex mutex_;
 };

@@ -18,6 +18,7 @@ enum PageFlag : uint8_t {
     kRed = 1 << 4,         // red-black colour for the unstable tree
     kVolatile = 1 << 5,    // skipped this pass as recently written
     kEverWritten = 1 << 6, // written at least once since registration
+    kDiscarded = 1 << 7,   // given back by its owner (balloon); skipped until written
 };
 
 struct PageMeta {

@@ -68,9 +68,11 @@ void Engine::collect_writes(Region& r) {
 }
 
 void Engine::note_write(Region& r, PageMeta& m) {
+    r.set_pending(r.index_of(m));
     m.written_pass = static_cast<uint16_t>(pass_);
     m.set(kEverWritten);
     m.clear(kHashed);
+    m.clear(kDiscarded);
     if (m.has(kInUnstable)) {
         unstable_.erase(m);
         --r.counters.pages_unshared;
@@ -108,11 +110,23 @@ bool Engine::scan_some(uint64_t budget) {
         }
         Region& r = *it->second;
         cursor_region_ = it->first;
-        size_t left = r.pages - cursor_page_;
-        size_t end = budget >= left ? r.pages : cursor_page_ + static_cast<size_t>(budget);
-        budget -= end - cursor_page_;
-        for (; cursor_page_ < end; ++cursor_page_) {
-            visit(r, r.meta(cursor_page_));
+        // Only pending pages are visited; settled ones are skipped 64 at a time.
+        while (budget > 0 && cursor_page_ < r.pages) {
+            size_t w = cursor_page_ / 64;
+            uint64_t bits = r.pending[w] & (~0ull << (cursor_page_ % 64));
+            if (!bits) {
+                cursor_page_ = (w + 1) * 64;
+                continue;
+            }
+            size_t i = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+            if (i >= r.pages) {
+                cursor_page_ = r.pages;
+                break;
+            }
+            r.clear_pending(i); // visit() sets it again if the page must come back
+            visit(r, r.meta(i));
+            --budget;
+            cursor_page_ = i + 1;
             if (batch_.size() >= batch_limit) execute_batch();
         }
     }
@@ -122,9 +136,11 @@ bool Engine::scan_some(uint64_t budget) {
 
 void Engine::visit(Region& r, PageMeta& m) {
     ++pages_scanned_;
-    if (m.stable != kNoStable || m.has(kZeroMerged) || m.has(kInUnstable)) return;
+    if (m.stable != kNoStable || m.has(kZeroMerged) || m.has(kInUnstable) || m.has(kDiscarded))
+        return;
     if (config_.volatile_passes > 0 && m.has(kEverWritten) &&
         static_cast<uint16_t>(pass_ - m.written_pass) < config_.volatile_passes) {
+        r.set_pending(r.index_of(m));
         ++volatile_now_;
         ++r.counters.pages_volatile;
         return;
@@ -155,7 +171,12 @@ void Engine::visit(Region& r, PageMeta& m) {
         if (idx > 0 && r.meta(idx - 1).stable != kNoStable)
             hint = stable_.node(r.meta(idx - 1).stable).slot + 1;
         uint32_t slot = pool_.allocate(hint);
-        if (slot == kNoSlot) return; // pool full: stays unmerged
+        if (slot == kNoSlot) { // pool full: both stay unmerged and are retried
+            unstable_.insert(*partner);
+            ++region_of(*partner)->counters.pages_unshared;
+            r.set_pending(idx);
+            return;
+        }
         StableNode& node = stable_.create(key, slot);
         node.sharers = 2;
         batch_.push_back({Candidate::Kind::Pair, &m, partner, &node});
@@ -181,7 +202,10 @@ void Engine::unmerge_all_locked() {
             word->fetch_add(0, std::memory_order_relaxed);
             drop_sharer(m);
             m.clear(kHashed);
+            r->set_pending(i);
         }
+        for (size_t i = 0; i < r->pages; ++i)
+            if (!r->meta(i).has(kZeroMerged)) r->set_pending(i);
     }
 }
 

@@ -42,6 +42,7 @@ struct DedupStats {
     uint64_t metadata_bytes = 0;
     uint64_t pool_bytes = 0; // memory held by the pool's single copies
     uint64_t pages_tracked = 0;
+    uint64_t pages_discarded = 0; // cumulative pages released by discard_range
     double engine_cpu_s = 0;
     std::string freeze_mode; // "userfaultfd", "pause" or "mixed"
     std::vector<RegionStats> regions;

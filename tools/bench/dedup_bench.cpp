@@ -219,6 +219,7 @@ int run_dedup_bench(int argc, char** argv) {
         else if (k == "--engine") o.engine = next();
         else if (k == "--compare") o.compare = true;
         else if (k == "--timeout") o.timeout_s = std::stod(next());
+        else if (k == "--settle") o.settle_s = std::stod(next());
         else throw std::invalid_argument("unknown option " + k);
     }
     if (o.engine != "builtin" && o.engine != "ksm")

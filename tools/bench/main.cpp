@@ -21,6 +21,6 @@ int main(int argc, char** argv) {
     std::cerr << "usage: foldvm-bench boot|dedup [options]\n"
                  "  boot  [--vms N] [--execs N] [--idle N]\n"
                  "  dedup [--vms N] [--mem SIZE] [--shared R] [--zero Z] [--churn W]\n"
-                 "        [--engine builtin|ksm] [--compare] [--timeout S]\n";
+                 "        [--engine builtin|ksm] [--compare] [--timeout S] [--settle S]\n";
     return mode == "--help" || mode == "-h" ? 0 : 2;
 }

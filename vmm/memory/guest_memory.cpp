@@ -6,6 +6,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace foldvm {
@@ -79,7 +80,8 @@ void GuestMemory::collect_dirty(uint64_t* bitmap) {
         uint64_t slot_pages = slot.size / kPageSize;
         scratch_.assign((slot_pages + 63) / 64, 0);
         vm_.get_dirty_log(slot.id, scratch_.data());
-        if (manual_protect_) vm_.clear_dirty_log(slot.id, 0, slot_pages, scratch_.data());
+        bool any = std::any_of(scratch_.begin(), scratch_.end(), [](uint64_t w) { return w != 0; });
+        if (manual_protect_ && any) vm_.clear_dirty_log(slot.id, 0, slot_pages, scratch_.data());
         // Slots start on 1 GiB boundaries, so their bits are 64-aligned.
         uint64_t first_word = slot.gpa / kPageSize / 64;
         for (size_t w = 0; w < scratch_.size(); ++w) bitmap[first_word + w] |= scratch_[w];

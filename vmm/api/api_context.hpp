@@ -1,0 +1,60 @@
+// What every API handler can reach: the Host, the dedup service and the
+// API's own bookkeeping (metadata of VMs created through it, counters).
+#pragma once
+
+#include "vmm/machine/host.hpp"
+#include "vmm/sharing/dedup_service.hpp"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace foldvm::api {
+
+// Facts about a VM that VmConfig does not keep (known for VMs created
+// through the API).
+struct VmMeta {
+    std::optional<std::string> initrd_path;
+    int64_t created_unix_ms = 0;
+};
+
+struct ApiContext {
+    ApiContext(Host& h, DedupService& d) : host(h), dedup(d) {}
+
+    Host& host;
+    DedupService& dedup;
+    std::function<void(const std::string&)> log; // diagnostics for the operator
+    size_t max_vms = 4096;
+
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+    // Serializes read-modify-write of the dedup config (PATCH /dedup).
+    std::mutex dedup_config_mutex;
+
+    // Serializes VM creation so the VM limit holds.
+    std::mutex create_mutex;
+    std::atomic<uint64_t> next_index{0};
+
+    mutable std::mutex meta_mutex;
+    std::map<uint64_t, VmMeta> meta;
+
+    std::optional<VmMeta> vm_meta(uint64_t id) const {
+        std::lock_guard lock(meta_mutex);
+        auto it = meta.find(id);
+        if (it == meta.end()) return std::nullopt;
+        return it->second;
+    }
+
+    // Requests answered, by status code class (index = status / 100).
+    std::array<std::atomic<uint64_t>, 6> responses{};
+    std::atomic<uint64_t> connections_open{0};
+    std::atomic<uint64_t> connections_total{0};
+    std::atomic<uint64_t> connections_rejected{0};
+};
+
+} // namespace foldvm::api

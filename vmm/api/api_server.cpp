@@ -1,0 +1,332 @@
+#include "api_server.hpp"
+
+#include "api_context.hpp"
+#include "router.hpp"
+
+#include "common/error.hpp"
+#include "vmm/version.hpp"
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace foldvm::api {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Local = net::local::stream_protocol;
+using Stream = beast::basic_stream<Local>;
+
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+const std::string& busy_response() {
+    static const std::string body = "{\"error\":\"too many open API connections\",\"field\":null}\n";
+    static const std::string r = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: " + std::to_string(body.size()) +
+                                 "\r\nConnection: close\r\n\r\n" + body;
+    return r;
+}
+
+sockaddr_un make_address(const std::string& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.empty()) throw InvalidInput("the API socket path is empty");
+    if (path.size() >= sizeof addr.sun_path)
+        throw InvalidInput("API socket path '" + path + "' is too long (at most " +
+                           std::to_string(sizeof addr.sun_path - 1) + " bytes)");
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    return addr;
+}
+
+} // namespace
+
+int bind_unix_socket(const std::string& path, int backlog) {
+    sockaddr_un addr = make_address(path);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            throw InvalidInput("'" + path + "' exists and is not a socket; not replacing it");
+        int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0) throw_errno("socket(AF_UNIX)");
+        int rc = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        int err = errno;
+        ::close(probe);
+        if (rc == 0)
+            throw InvalidInput("another server is already listening on '" + path +
+                               "'; stop it or choose another --api-sock");
+        if (err == ECONNREFUSED) {
+            // Nobody listens: a socket file left behind by a process that died.
+            if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+                throw_errno("removing stale socket '" + path + "'");
+        } else if (err != ENOENT) {
+            throw SystemError("probing existing socket '" + path + "'", err);
+        }
+    }
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw_errno("socket(AF_UNIX)");
+    mode_t old_mask = ::umask(0177); // the socket is born 0600
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    int err = errno;
+    ::umask(old_mask);
+    if (rc != 0) {
+        ::close(fd);
+        throw SystemError("binding API socket '" + path + "'", err);
+    }
+    if (::chmod(path.c_str(), 0600) != 0 || ::listen(fd, backlog) != 0) {
+        err = errno;
+        ::close(fd);
+        ::unlink(path.c_str());
+        throw SystemError("listening on API socket '" + path + "'", err);
+    }
+    return fd;
+}
+
+struct ApiServer::Impl {
+    Impl(Host& host, DedupService& dedup, ApiServerOptions o)
+        : options(std::move(o)), ctx(host, dedup), router(ctx),
+          workers(std::max(1u, options.worker_threads)), acceptor(ioc), retry_timer(ioc) {
+        ctx.log = options.log;
+    }
+
+    void accept();
+    void log(const std::string& msg) {
+        if (options.log) options.log(msg);
+    }
+
+    ApiServerOptions options;
+    ApiContext ctx;
+    Router router;
+    dev_t sock_dev = 0;
+    ino_t sock_ino = 0;
+    std::atomic<bool> stopped{false};
+    // Destroyed in reverse order: the io_context (and the sessions its queued
+    // handlers own) goes before the router and context they use.
+    net::io_context ioc;
+    net::thread_pool workers;
+    Local::acceptor acceptor;
+    net::steady_timer retry_timer;
+    std::vector<std::thread> threads;
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+  public:
+    Session(Local::socket socket, ApiServer::Impl& server)
+        : stream_(std::move(socket)), server_(server) {
+        server_.ctx.connections_open.fetch_add(1, std::memory_order_relaxed);
+        server_.ctx.connections_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~Session() { server_.ctx.connections_open.fetch_sub(1, std::memory_order_relaxed); }
+
+    void start() {
+        net::dispatch(stream_.get_executor(),
+                      beast::bind_front_handler(&Session::read_header, shared_from_this()));
+    }
+
+  private:
+    void read_header() {
+        parser_.emplace();
+        parser_->body_limit(kMaxBodyBytes);
+        parser_->header_limit(kMaxHeaderBytes);
+        stream_.expires_after(server_.options.idle_timeout);
+        http::async_read_header(stream_, buffer_, *parser_,
+                                beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    }
+
+    void on_header(beast::error_code ec, size_t) {
+        if (ec) return on_read_error(ec);
+        const auto& req = parser_->get();
+        if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+            stream_.expires_after(server_.options.request_timeout);
+            net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                             [self = shared_from_this()](beast::error_code wec, size_t) {
+                                 if (wec) return self->close();
+                                 self->read_body();
+                             });
+            return;
+        }
+        read_body();
+    }
+
+    void read_body() {
+        stream_.expires_after(server_.options.request_timeout);
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, size_t) {
+        if (ec) return on_read_error(ec);
+        req_ = parser_->release();
+        request_.method = std::string_view(req_.method_string().data(), req_.method_string().size());
+        request_.target = std::string_view(req_.target().data(), req_.target().size());
+        auto ct = req_[http::field::content_type];
+        request_.content_type = std::string_view(ct.data(), ct.size());
+        request_.body = req_.body();
+        head_ = req_.method() == http::verb::head;
+
+        Router::Match match = server_.router.match(request_);
+        if (match.route && match.route->options.blocking) {
+            net::post(server_.workers, [self = shared_from_this(), match = std::move(match)] {
+                ApiResponse response = self->server_.router.run(match, self->request_);
+                net::post(self->stream_.get_executor(),
+                          [self, response = std::move(response)]() mutable {
+                              self->send(std::move(response), false);
+                          });
+            });
+            return;
+        }
+        send(server_.router.run(match, request_), false);
+    }
+
+    void on_read_error(beast::error_code ec) {
+        if (ec == http::error::end_of_stream || ec == net::error::eof ||
+            ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+            ec == beast::error::timeout || ec == net::error::broken_pipe)
+            return close();
+        ApiResponse r;
+        if (ec == http::error::body_limit)
+            r = error_response(413, "request body is larger than " + std::to_string(kMaxBodyBytes) +
+                                        " bytes");
+        else if (ec == http::error::header_limit)
+            r = error_response(431, "request line and headers are larger than " +
+                                        std::to_string(kMaxHeaderBytes) + " bytes");
+        else if (ec.category() == http::error::bad_target.category() ||
+                 ec == http::error::partial_message)
+            r = error_response(400, "malformed HTTP request: " + ec.message());
+        else
+            return close();
+        server_.router.count(r);
+        head_ = false;
+        send(std::move(r), true);
+    }
+
+    void send(ApiResponse r, bool close_after) {
+        res_ = {};
+        res_.result(static_cast<unsigned>(r.status));
+        res_.version(close_after ? 11 : req_.version());
+        res_.set(http::field::server, server_header());
+        if (!r.content_type.empty()) res_.set(http::field::content_type, r.content_type);
+        for (auto& [k, v] : r.headers) res_.set(k, v);
+        res_.body() = std::move(r.body);
+        res_.prepare_payload();
+        if (head_) {
+            // A response to HEAD has no body; its length would confuse the client.
+            res_.body().clear();
+            close_after = true;
+        }
+        res_.keep_alive(!close_after && req_.keep_alive());
+        stream_.expires_after(server_.options.request_timeout);
+        http::async_write(stream_, res_,
+                          beast::bind_front_handler(&Session::on_write, shared_from_this()));
+    }
+
+    void on_write(beast::error_code ec, size_t) {
+        if (ec || !res_.keep_alive()) return close();
+        read_header();
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(Local::socket::shutdown_both, ec);
+        stream_.close();
+    }
+
+    static const std::string& server_header() {
+        static const std::string s = std::string("foldvm/") + kVersion;
+        return s;
+    }
+
+    Stream stream_;
+    ApiServer::Impl& server_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    http::request<http::string_body> req_;
+    ApiRequest request_;
+    bool head_ = false;
+    http::response<http::string_body> res_;
+};
+
+} // namespace
+
+void ApiServer::Impl::accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, Local::socket sock) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec) {
+            // EMFILE and friends: back off instead of spinning.
+            log("API accept failed: " + ec.message());
+            retry_timer.expires_after(std::chrono::milliseconds(100));
+            retry_timer.async_wait([this](beast::error_code) { accept(); });
+            return;
+        }
+        if (ctx.connections_open.load(std::memory_order_relaxed) >= options.max_connections) {
+            ctx.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+            beast::error_code wec;
+            sock.non_blocking(true, wec);
+            net::write(sock, net::buffer(busy_response()), wec);
+            sock.close(wec);
+        } else {
+            std::make_shared<Session>(std::move(sock), *this)->start();
+        }
+        accept();
+    });
+}
+
+ApiServer::ApiServer(Host& host, DedupService& dedup, ApiServerOptions options)
+    : impl_(std::make_unique<Impl>(host, dedup, std::move(options))) {
+    Impl& s = *impl_;
+    int fd = bind_unix_socket(s.options.socket_path, 1024);
+    struct stat st {};
+    if (::stat(s.options.socket_path.c_str(), &st) == 0) {
+        s.sock_dev = st.st_dev;
+        s.sock_ino = st.st_ino;
+    }
+    beast::error_code ec;
+    s.acceptor.assign(Local(), fd, ec);
+    if (ec) {
+        ::close(fd);
+        ::unlink(s.options.socket_path.c_str());
+        throw std::runtime_error("API socket: " + ec.message());
+    }
+    s.accept();
+    unsigned n = s.options.io_threads;
+    if (n == 0) n = std::max(2u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+void ApiServer::stop() {
+    Impl& s = *impl_;
+    if (s.stopped.exchange(true)) return;
+    s.ioc.stop();
+    for (auto& t : s.threads) t.join();
+    s.workers.join();
+    beast::error_code ec;
+    s.acceptor.close(ec);
+    // Remove the socket file only if it is still ours.
+    struct stat st {};
+    if (::stat(s.options.socket_path.c_str(), &st) == 0 && st.st_dev == s.sock_dev &&
+        st.st_ino == s.sock_ino)
+        ::unlink(s.options.socket_path.c_str());
+}
+
+const std::string& ApiServer::socket_path() const { return impl_->options.socket_path; }
+
+} // namespace foldvm::api

@@ -1,0 +1,128 @@
+#include "json_input.hpp"
+
+#include <cctype>
+
+namespace foldvm::api {
+
+namespace {
+
+bool is_json_content_type(std::string_view ct) {
+    size_t semi = ct.find(';');
+    std::string_view type = ct.substr(0, semi);
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+    std::string lower;
+    for (char c : type) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    return lower == "application/json";
+}
+
+const char* type_name(const nlohmann::json& v) {
+    if (v.is_number_float()) return "number with a fraction or exponent";
+    return v.type_name();
+}
+
+} // namespace
+
+std::string range_text(uint64_t min, uint64_t max) {
+    return "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+}
+
+nlohmann::json parse_json_object(const ApiRequest& request) {
+    if (!request.content_type.empty() && !is_json_content_type(request.content_type))
+        throw ApiError(415, "content type must be application/json, got '" +
+                                std::string(request.content_type) + "'");
+    if (request.body.empty()) throw ApiError(400, "request body is empty; a JSON object is required");
+    nlohmann::json j = nlohmann::json::parse(request.body, nullptr, false);
+    if (j.is_discarded()) {
+        // Parse again with exceptions only to get the position and reason.
+        try {
+            (void)nlohmann::json::parse(request.body);
+        } catch (const nlohmann::json::parse_error& e) {
+            std::string what = e.what();
+            // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
+            size_t close = what.find("] ");
+            if (close != std::string::npos) what = what.substr(close + 2);
+            throw ApiError(400, "invalid JSON: " + what);
+        }
+        throw ApiError(400, "invalid JSON");
+    }
+    if (!j.is_object())
+        throw ApiError(400, std::string("request body must be a JSON object, got ") + j.type_name());
+    return j;
+}
+
+uint64_t checked_integer(const nlohmann::json& v, const std::string& name, uint64_t min,
+                         uint64_t max) {
+    if (!v.is_number_integer())
+        throw ApiError(400,
+                       "field '" + name + "' must be an integer in " + range_text(min, max) +
+                           ", got " + type_name(v),
+                       name);
+    if (v.is_number_unsigned()) {
+        uint64_t x = v.get<uint64_t>();
+        if (x < min || x > max)
+            throw ApiError(422,
+                           "field '" + name + "' must be in " + range_text(min, max) + ", got " +
+                               std::to_string(x),
+                           name);
+        return x;
+    }
+    int64_t x = v.get<int64_t>();
+    if (x < 0 || static_cast<uint64_t>(x) < min || static_cast<uint64_t>(x) > max)
+        throw ApiError(422,
+                       "field '" + name + "' must be in " + range_text(min, max) + ", got " +
+                           std::to_string(x),
+                       name);
+    return static_cast<uint64_t>(x);
+}
+
+std::optional<uint64_t> FieldReader::integer(const std::string& name, uint64_t min, uint64_t max,
+                                             bool allow_null) {
+    seen_.insert(name);
+    auto it = object_.find(name);
+    if (it == object_.end() || (allow_null && it->is_null())) return std::nullopt;
+    return checked_integer(*it, name, min, max);
+}
+
+std::optional<std::string> FieldReader::string(const std::string& name, size_t max_len,
+                                               bool allow_null) {
+    seen_.insert(name);
+    auto it = object_.find(name);
+    if (it == object_.end() || (allow_null && it->is_null())) return std::nullopt;
+    if (!it->is_string())
+        throw ApiError(400, "field '" + name + "' must be a string, got " + type_name(*it), name);
+    const auto& s = it->get_ref<const std::string&>();
+    if (s.size() > max_len)
+        throw ApiError(422,
+                       "field '" + name + "' is " + std::to_string(s.size()) +
+                           " bytes; the allowed length is [0, " + std::to_string(max_len) + "]",
+                       name);
+    if (s.find('\0') != std::string::npos)
+        throw ApiError(422, "field '" + name + "' must not contain NUL bytes", name);
+    return s;
+}
+
+void FieldReader::finish() const {
+    for (auto it = object_.begin(); it != object_.end(); ++it)
+        if (!seen_.count(it.key()))
+            throw ApiError(400, "unknown field '" + it.key() + "'", it.key());
+}
+
+uint64_t query_integer(const std::string& text, const std::string& name, uint64_t min,
+                       uint64_t max) {
+    bool digits = !text.empty() && text.size() <= 19;
+    for (char c : text) digits = digits && c >= '0' && c <= '9';
+    if (!digits)
+        throw ApiError(400,
+                       "query parameter '" + name + "' must be an integer in " +
+                           range_text(min, max) + ", got '" + text + "'",
+                       name);
+    uint64_t v = std::stoull(text);
+    if (v < min || v > max)
+        throw ApiError(422,
+                       "query parameter '" + name + "' must be in " + range_text(min, max) +
+                           ", got " + text,
+                       name);
+    return v;
+}
+
+} // namespace foldvm::api

@@ -1,0 +1,95 @@
+// /dedup: statistics and live tuning of the page-sharing engine.
+#include "json_input.hpp"
+#include "json_output.hpp"
+#include "router.hpp"
+#include "routes.hpp"
+
+#include "vmm/sharing/stats_json.hpp"
+
+namespace foldvm::api {
+
+namespace {
+
+dedup::Engine& builtin_engine(ApiContext& ctx, const char* what) {
+    dedup::Engine* engine = ctx.dedup.engine();
+    if (!engine)
+        throw ApiError(409, std::string(what) + " needs the built-in engine; this foldvm runs with "
+                                                "--dedup " +
+                                to_string(ctx.dedup.mode()));
+    return *engine;
+}
+
+nlohmann::json dedup_json(ApiContext& ctx) {
+    nlohmann::json j = {{"mode", to_string(ctx.dedup.mode())},
+                        {"config", nullptr},
+                        {"stats", nullptr},
+                        {"ksm", nullptr}};
+    if (dedup::Engine* engine = ctx.dedup.engine()) {
+        j["config"] = to_json(engine->config());
+        j["stats"] = to_json(engine->stats(), true);
+    }
+    if (ctx.dedup.mode() == DedupMode::Ksm) j["ksm"] = ksm_json(read_ksm_counters());
+    return j;
+}
+
+ApiResponse get_dedup(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
+    return json_response(200, dedup_json(ctx));
+}
+
+ApiResponse patch_dedup(ApiContext& ctx, const ApiRequest& req, const RouteParams&) {
+    dedup::Engine& engine = builtin_engine(ctx, "changing dedup knobs");
+    nlohmann::json body = parse_json_object(req);
+    // Validate every field before touching the engine.
+    std::vector<std::pair<std::string, uint64_t>> changes;
+    for (auto it = body.begin(); it != body.end(); ++it) {
+        const dedup::DedupConfig::Knob* knob = nullptr;
+        for (const auto& k : dedup::DedupConfig::knobs())
+            if (it.key() == k.name) knob = &k;
+        if (!knob) {
+            std::string known;
+            for (const auto& k : dedup::DedupConfig::knobs()) known += (known.empty() ? "" : ", ") + std::string(k.name);
+            throw ApiError(400, "unknown field '" + it.key() + "' (dedup knobs: " + known + ")",
+                           it.key());
+        }
+        changes.emplace_back(it.key(), checked_integer(it.value(), it.key(), knob->min, knob->max));
+    }
+    {
+        std::lock_guard lock(ctx.dedup_config_mutex);
+        dedup::DedupConfig cfg = engine.config();
+        for (const auto& [name, value] : changes) cfg.set(name, value);
+        engine.set_config(cfg); // applies all at once and wakes the scanner
+    }
+    return json_response(200, dedup_json(ctx));
+}
+
+ApiResponse dedup_action(ApiContext& ctx, const ApiRequest& req, const RouteParams&) {
+    nlohmann::json body = parse_json_object(req);
+    FieldReader f(body);
+    auto action = f.string("action", 64);
+    f.finish();
+    if (!action) throw ApiError(400, "missing required field 'action'", "action");
+    if (*action != "scan_now" && *action != "unmerge_all")
+        throw ApiError(422, "field 'action' must be scan_now or unmerge_all, got '" + *action + "'",
+                       "action");
+    dedup::Engine& engine = builtin_engine(ctx, "dedup actions");
+    if (*action == "scan_now") {
+        if (engine.config().run != 1)
+            throw ApiError(409, "scan_now needs run=1 (run is " +
+                                    std::to_string(engine.config().run) + ")",
+                           "action");
+        engine.scan_now();
+        return json_response(202, {{"action", *action}, {"status", "started"}});
+    }
+    engine.unmerge_all();
+    return json_response(200, {{"action", *action}, {"status", "done"}});
+}
+
+} // namespace
+
+void register_dedup_routes(Router& r) {
+    r.add("GET", "/dedup", get_dedup);
+    r.add("PATCH", "/dedup", patch_dedup, {.blocking = true});
+    r.add("POST", "/dedup/actions", dedup_action, {.blocking = true});
+}
+
+} // namespace foldvm::api

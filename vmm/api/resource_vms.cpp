@@ -1,0 +1,261 @@
+// /vms: create, list, inspect, change state, remove, read the console.
+#include "host_memory.hpp"
+#include "json_input.hpp"
+#include "json_output.hpp"
+#include "router.hpp"
+#include "routes.hpp"
+
+#include "common/error.hpp"
+#include "vmm/abi/foldvm_abi.h"
+#include "vmm/boot/elf_loader.hpp"
+#include "vmm/sharing/stats_json.hpp"
+
+#include <sys/stat.h>
+
+#include <thread>
+
+namespace foldvm::api {
+
+namespace {
+
+constexpr uint64_t kMaxImageBytes = 256ull << 20;
+constexpr size_t kMaxPathBytes = 4096;
+constexpr uint64_t kMinMemMib = 4, kMaxMemMib = 64ull << 10;
+constexpr size_t kConsoleDefaultTail = 100, kConsoleMaxTail = 1000;
+constexpr auto kStopTimeout = std::chrono::seconds(10);
+
+uint64_t parse_id(const RouteParams& params) {
+    const std::string& text = params.path.at("id");
+    bool ok = !text.empty() && text.size() <= 19 && text[0] != '0';
+    for (char c : text) ok = ok && c >= '0' && c <= '9';
+    if (!ok) throw ApiError(404, "no VM with id '" + text + "'", "id");
+    return std::stoull(text);
+}
+
+std::shared_ptr<Vm> find_vm(ApiContext& ctx, const RouteParams& params, uint64_t& id) {
+    id = parse_id(params);
+    auto vm = ctx.host.vm(id);
+    if (!vm) throw ApiError(404, "no VM with id " + std::to_string(id), "id");
+    return vm;
+}
+
+Blob read_file_field(const std::string& path, const std::string& field) {
+    if (path.empty() || path[0] != '/')
+        throw ApiError(422, "field '" + field + "' must be an absolute path, got '" + path + "'",
+                       field);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        throw ApiError(422, "field '" + field + "': cannot open '" + path + "': " +
+                                std::strerror(errno),
+                       field);
+    // Checked before opening: opening a FIFO would block the worker.
+    if (!S_ISREG(st.st_mode))
+        throw ApiError(422, "field '" + field + "': '" + path + "' is not a regular file", field);
+    try {
+        return std::make_shared<const std::vector<uint8_t>>(read_image_file(path, kMaxImageBytes));
+    } catch (const InvalidInput& e) {
+        throw ApiError(422, "field '" + field + "': " + e.what(), field);
+    }
+}
+
+// Waits until the VM has finished (its vCPU threads are leaving).
+bool wait_finished(Vm& vm, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!vm.finished()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&) {
+    nlohmann::json body = parse_json_object(req);
+    FieldReader f(body);
+    auto kernel = f.string("kernel", kMaxPathBytes);
+    uint64_t mem_mib = f.integer("mem_mib", kMinMemMib, kMaxMemMib).value_or(32);
+    uint64_t vcpus = f.integer("vcpus", 1, 64).value_or(1);
+    std::string cmdline = f.string("cmdline", FOLDVM_CMDLINE_MAX - 1, true).value_or("");
+    auto initrd = f.string("initrd", kMaxPathBytes, true);
+    auto domain = f.string("dedup_domain", 64).value_or("default");
+    uint64_t cpl = f.integer("guest_cpl", 0, 3).value_or(3);
+    f.finish();
+    if (!kernel) throw ApiError(400, "missing required field 'kernel'", "kernel");
+    if (domain.empty()) throw ApiError(422, "field 'dedup_domain' must be 1..64 bytes", "dedup_domain");
+    if (cpl != 0 && cpl != 3)
+        throw ApiError(422, "field 'guest_cpl' must be 0 or 3, got " + std::to_string(cpl),
+                       "guest_cpl");
+
+    VmConfig cfg;
+    cfg.kernel_path = *kernel;
+    cfg.image = read_file_field(*kernel, "kernel");
+    if (initrd) cfg.initrd = read_file_field(*initrd, "initrd");
+    cfg.mem_bytes = mem_mib << 20;
+    cfg.vcpus = static_cast<int>(vcpus);
+    cfg.cmdline = cmdline;
+    cfg.guest_cpl = static_cast<int>(cpl);
+    cfg.dedup_domain = domain;
+    cfg.ksm_mergeable = ctx.dedup.mode() == DedupMode::Ksm;
+    cfg.dirty_logging = ctx.dedup.mode() == DedupMode::Builtin;
+    cfg.validate();
+
+    VmEvents events;
+    events.diagnostic = [log = ctx.log](uint64_t index, const std::string& text) {
+        if (log) log("vm index " + std::to_string(index) + " crashed: " + text);
+    };
+
+    uint64_t id;
+    {
+        std::lock_guard lock(ctx.create_mutex);
+        if (ctx.host.vms().size() >= ctx.max_vms)
+            throw ApiError(409, "VM limit reached (" + std::to_string(ctx.max_vms) +
+                                    "); remove a VM first");
+        cfg.index = ctx.next_index.fetch_add(1);
+        try {
+            id = ctx.host.create_vm(cfg, events);
+        } catch (const InvalidInput& e) {
+            // The image is parsed while the VM is built.
+            throw ApiError(422, std::string("field 'kernel': ") + e.what(), "kernel");
+        }
+    }
+    {
+        std::lock_guard lock(ctx.meta_mutex);
+        VmMeta meta;
+        meta.initrd_path = initrd;
+        meta.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+        ctx.meta[id] = meta;
+    }
+    auto vm = ctx.host.vm(id);
+    if (!vm) throw ApiError(409, "VM " + std::to_string(id) + " was removed while starting");
+    vm->start();
+    ApiResponse r = json_response(201, vm_json(ctx, id, *vm, true));
+    r.headers.emplace_back("Location", "/vms/" + std::to_string(id));
+    return r;
+}
+
+ApiResponse list_vms(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
+    nlohmann::json list = nlohmann::json::array();
+    for (auto& [id, vm] : ctx.host.vms()) list.push_back(vm_json(ctx, id, *vm, false));
+    return json_response(200, {{"vms", std::move(list)}});
+}
+
+ApiResponse show_vm(ApiContext& ctx, const ApiRequest&, const RouteParams& params) {
+    uint64_t id;
+    auto vm = find_vm(ctx, params, id);
+    return json_response(200, vm_json(ctx, id, *vm, true));
+}
+
+ApiResponse set_state(ApiContext& ctx, const ApiRequest& req, const RouteParams& params) {
+    uint64_t id;
+    auto vm = find_vm(ctx, params, id);
+    nlohmann::json body = parse_json_object(req);
+    FieldReader f(body);
+    auto target = f.string("state", 64);
+    f.finish();
+    if (!target) throw ApiError(400, "missing required field 'state'", "state");
+    const std::string& want = *target;
+    if (want != "running" && want != "paused" && want != "stopped")
+        throw ApiError(422, "field 'state' must be one of running, paused, stopped; got '" + want +
+                                "'",
+                       "state");
+
+    VmState now = vm->state();
+    auto illegal = [&] {
+        return ApiError(409,
+                        "cannot change VM " + std::to_string(id) + " from " + to_string(now) +
+                            " to " + want,
+                        "state");
+    };
+    if (want == "running") {
+        if (now == VmState::Created) vm->start();
+        else if (now == VmState::Paused) vm->resume();
+        else if (now != VmState::Running) throw illegal();
+    } else if (want == "paused") {
+        if (now == VmState::Running) vm->pause(); // returns once every vCPU is parked
+        else if (now != VmState::Paused) {
+            throw illegal();
+        }
+    } else { // stopped
+        if (now == VmState::Exited || now == VmState::Crashed) throw illegal();
+        if (now == VmState::Created) // no vCPU thread would finish it
+            throw ApiError(409, "VM " + std::to_string(id) +
+                                    " was never started; remove it with DELETE instead",
+                           "state");
+        if (now != VmState::Stopped) {
+            vm->stop();
+            if (!wait_finished(*vm, kStopTimeout))
+                throw ApiError(500, "VM " + std::to_string(id) + " did not stop within 10 s");
+        }
+    }
+    return json_response(200, vm_json(ctx, id, *vm, false));
+}
+
+ApiResponse delete_vm(ApiContext& ctx, const ApiRequest&, const RouteParams& params) {
+    uint64_t id = parse_id(params);
+    if (!ctx.host.remove_vm(id))
+        throw ApiError(404, "no VM with id " + std::to_string(id), "id");
+    {
+        std::lock_guard lock(ctx.meta_mutex);
+        ctx.meta.erase(id);
+    }
+    ApiResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+}
+
+ApiResponse console(ApiContext& ctx, const ApiRequest&, const RouteParams& params) {
+    uint64_t id;
+    auto vm = find_vm(ctx, params, id);
+    size_t tail = kConsoleDefaultTail;
+    if (auto it = params.query.find("tail"); it != params.query.end())
+        tail = query_integer(it->second, "tail", 0, kConsoleMaxTail);
+    return json_response(200, {{"id", id}, {"lines", vm->console_tail(tail)}});
+}
+
+} // namespace
+
+nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
+    const VmConfig& c = vm.config();
+    VmState state = vm.state();
+    auto meta = ctx.vm_meta(id);
+    nlohmann::json j = {
+        {"id", id},
+        {"state", to_string(state)},
+        {"exit_code", nullptr},
+        {"crash_reason", nullptr},
+        {"config",
+         {{"kernel", c.kernel_path},
+          {"mem_mib", c.mem_bytes >> 20},
+          {"vcpus", c.vcpus},
+          {"cmdline", c.cmdline},
+          {"initrd", meta && meta->initrd_path ? nlohmann::json(*meta->initrd_path)
+                                               : nlohmann::json(nullptr)},
+          {"dedup_domain", c.dedup_domain},
+          {"guest_cpl", c.guest_cpl}}},
+    };
+    if (vm.finished()) {
+        j["exit_code"] = vm.exit_code();
+        if (state == VmState::Crashed) j["crash_reason"] = vm.crash_reason();
+    }
+    if (meta) j["created_unix_ms"] = meta->created_unix_ms;
+    if (detail) {
+        j["memory"] = {{"mem_bytes", vm.memory().size()},
+                       {"resident_bytes", resident_bytes(vm.memory().host_base(), vm.memory().size())}};
+        dedup::RegionStats rs;
+        j["dedup"] = ctx.dedup.vm_stats(id, rs) ? to_json(rs) : nlohmann::json(nullptr);
+    }
+    return j;
+}
+
+void register_vm_routes(Router& r) {
+    r.add("POST", "/vms", create_vm, {.blocking = true});
+    r.add("GET", "/vms", list_vms);
+    r.add("GET", "/vms/{id}", show_vm);
+    r.add("PUT", "/vms/{id}/state", set_state, {.blocking = true});
+    r.add("DELETE", "/vms/{id}", delete_vm, {.blocking = true});
+    r.add("GET", "/vms/{id}/console", console, {.query = {"tail"}});
+}
+
+} // namespace foldvm::api
