@@ -274,6 +274,8 @@ DedupStats Engine::stats() const {
     s.pages_discarded = pages_discarded_;
     s.engine_cpu_s = cpu_s_;
     s.pool_bytes = pool_.resident_bytes();
+    for (size_t p = 0; p < kPhaseCount; ++p)
+        s.phase_ms.emplace_back(phase_name(static_cast<Phase>(p)), double(phase_ns_[p]) / 1e6);
     size_t n = std::min(freeze_samples_, freeze_us_.size());
     if (n) {
         std::vector<uint32_t> v(freeze_us_.begin(), freeze_us_.begin() + long(n));

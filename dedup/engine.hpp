@@ -8,6 +8,7 @@
 #include "region.hpp"
 #include "stable_tree.hpp"
 #include "stats.hpp"
+#include "phase_clock.hpp"
 #include "unstable_tree.hpp"
 
 #include "common/userfaultfd.hpp"
@@ -136,6 +137,7 @@ class Engine {
     std::array<uint32_t, 1024> freeze_us_{};
     size_t freeze_samples_ = 0;
     double cpu_s_ = 0;
+    std::array<uint64_t, kPhaseCount> phase_ns_{};
 };
 
 } // namespace foldvm::dedup

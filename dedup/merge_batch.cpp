@@ -73,6 +73,7 @@ void Engine::execute_batch() {
     }
     std::map<Region*, std::vector<Range>> frozen;
     auto t0 = std::chrono::steady_clock::now();
+    PhaseClock clock(phase_ns_);
     for (auto& [r, idx] : involved) {
         auto ranges = freeze_ranges(idx);
         if (r->uffd) {
@@ -84,6 +85,7 @@ void Engine::execute_batch() {
         frozen[r] = std::move(ranges);
     }
 
+    clock.lap(Phase::Freeze);
     // Verify bytes under the freeze and decide every candidate.
     struct Remap {
         Region* region;
@@ -150,6 +152,7 @@ void Engine::execute_batch() {
         }
     }
 
+    clock.lap(Phase::Verify);
     // Remap runs: consecutive pages onto consecutive slots take one mmap.
     std::sort(remaps.begin(), remaps.end(), [](const Remap& a, const Remap& b) {
         return a.region != b.region ? a.region < b.region : a.index < b.index;
@@ -190,6 +193,7 @@ void Engine::execute_batch() {
     // Zero pages: anonymous pages are simply released; a page inside a pool
     // mapping needs fresh anonymous memory mapped over it instead, because
     // MADV_DONTNEED there would expose the pool copy, not zeros.
+    clock.lap(Phase::Remap);
     std::sort(zeros.begin(), zeros.end(), [](PageMeta* a, PageMeta* b) { return a->self < b->self; });
     for (size_t i = 0; i < zeros.size();) {
         PageMeta* m = zeros[i];
@@ -228,6 +232,7 @@ void Engine::execute_batch() {
         i = j;
     }
 
+    clock.lap(Phase::Zero);
     for (auto& [r, ranges] : frozen) {
         if (r->uffd) {
             for (const Range& g : ranges)
@@ -240,6 +245,7 @@ void Engine::execute_batch() {
                   std::chrono::steady_clock::now() - t0)
                   .count();
     freeze_us_[freeze_samples_++ % freeze_us_.size()] = static_cast<uint32_t>(us);
+    clock.lap(Phase::Thaw);
 
     for (StableNode* node : touched) {
         if (node->sharers == 0 && !pool_.is_free(node->slot)) {

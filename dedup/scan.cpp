@@ -37,7 +37,9 @@ bool still_maps_pool(const uint8_t* addr) {
 } // namespace
 
 void Engine::begin_pass() {
+    PhaseClock clock(phase_ns_);
     for (auto& [id, r] : regions_) collect_writes(*r);
+    clock.lap(Phase::Collect);
     volatile_last_pass_ = volatile_now_;
     volatile_now_ = 0;
     for (auto& [id, r] : regions_) r->counters.pages_volatile = 0;
@@ -147,7 +149,9 @@ void Engine::visit(Region& r, PageMeta& m) {
     }
     const uint8_t* addr = r.address(r.index_of(m));
     if (!m.has(kHashed)) {
+        PhaseClock clock(phase_ns_);
         m.hash = XXH3_64bits(addr, kPageSize);
+        clock.lap(Phase::Hash);
         m.set(kHashed);
         ++pages_hashed_;
     }

@@ -44,6 +44,8 @@ struct DedupStats {
     uint64_t pages_tracked = 0;
     uint64_t pages_discarded = 0; // cumulative pages released by discard_range
     double engine_cpu_s = 0;
+    // Wall time the engine spent per phase (profiling aid), in ms.
+    std::vector<std::pair<std::string, double>> phase_ms;
     std::string freeze_mode; // "userfaultfd", "pause" or "mixed"
     std::vector<RegionStats> regions;
 };

@@ -152,6 +152,7 @@ nlohmann::json run_once(const DedupBenchOptions& o, const std::string& engine) {
                         {"freeze_wait_us_p99", s.freeze_wait_us_p99}, {"cow_breaks", s.cow_breaks},
                         {"mappings_used", s.mappings_used}, {"pages_shared", s.pages_shared},
                         {"merge_failures", s.merge_failures}};
+        for (const auto& [name, ms] : s.phase_ms) engine_stats["phase_ms"][name] = ms;
     }
 
     // With churn the truth moves: recount with the guests paused and judge

@@ -45,6 +45,9 @@ nlohmann::json to_json(const dedup::DedupStats& s, bool with_regions) {
                         {"pages_tracked", s.pages_tracked},
                         {"engine_cpu_s", s.engine_cpu_s},
                         {"freeze_mode", s.freeze_mode}};
+    nlohmann::json phases = nlohmann::json::object();
+    for (const auto& [name, ms] : s.phase_ms) phases[name] = ms;
+    j["phase_ms"] = phases;
     if (with_regions) {
         j["vms"] = nlohmann::json::array();
         for (const auto& r : s.regions) j["vms"].push_back(to_json(r));
