@@ -38,7 +38,6 @@ alignas(kPageSize) const uint8_t kZeroPage[kPageSize] = {};
 
 Engine::Engine(const DedupConfig& config, Logger log)
     : config_(config), log_(std::move(log)),
-      unstable_([this](const PageMeta& m) { return region_of(m)->domain; }),
       zero_hash_(XXH3_64bits(kZeroPage, kPageSize)) {
     config_.validate();
     refresh_mappings_used();
@@ -86,6 +85,8 @@ RegionId Engine::add_region(RegionSpec spec) {
     std::lock_guard lock(mutex_);
     auto [it, inserted] = domains_.try_emplace(r->spec.domain, uint32_t(domains_.size()));
     r->domain = it->second;
+    // Salt content hashes per domain: equal tree keys then imply one domain.
+    r->hash_salt = r->domain == 0 ? 0 : (uint64_t(r->domain) + 1) * 0x9e3779b97f4a7c15ull;
     r->id = next_region_++;
     r->first = PageDirectory::instance().allocate(r->pages, r.get());
     RegionId id = r->id;

@@ -10,6 +10,7 @@ struct Engine::Region {
     RegionId id = 0;
     RegionSpec spec;
     uint32_t domain = 0;
+    uint64_t hash_salt = 0; // XORed into content hashes (0 for domain 0)
     PageId first = 0;
     size_t pages = 0;
     std::vector<uint64_t> dirty;

@@ -150,12 +150,12 @@ void Engine::visit(Region& r, PageMeta& m) {
     const uint8_t* addr = r.address(r.index_of(m));
     if (!m.has(kHashed)) {
         PhaseClock clock(phase_ns_);
-        m.hash = XXH3_64bits(addr, kPageSize);
+        m.hash = XXH3_64bits(addr, kPageSize) ^ r.hash_salt;
         clock.lap(Phase::Hash);
         m.set(kHashed);
         ++pages_hashed_;
     }
-    if (m.hash == zero_hash_ && config_.use_zero_pages) {
+    if ((m.hash ^ r.hash_salt) == zero_hash_ && config_.use_zero_pages) {
         batch_.push_back({Candidate::Kind::Zero, &m, nullptr, nullptr});
         return;
     }
@@ -165,7 +165,7 @@ void Engine::visit(Region& r, PageMeta& m) {
         batch_.push_back({Candidate::Kind::Stable, &m, nullptr, node});
         return;
     }
-    if (PageMeta* partner = unstable_.find({r.domain, m.hash})) {
+    if (PageMeta* partner = unstable_.find(m.hash)) {
         unstable_.erase(*partner);
         --region_of(*partner)->counters.pages_unshared;
         // Prefer the pool slot after the left neighbour's, so runs of merged

@@ -3,32 +3,26 @@
 namespace foldvm::dedup {
 
 struct UnstableTree::Compare {
-    const UnstableTree* tree;
-    UnstableKey key_of(const PageMeta* p) const { return {tree->domain_of_(*p), p->hash}; }
-    static bool less(const UnstableKey& a, const UnstableKey& b) {
-        return a.domain != b.domain ? a.domain < b.domain : a.hash < b.hash;
-    }
-    bool operator()(const PageMeta* a, const PageMeta* b) const { return less(key_of(a), key_of(b)); }
-    bool operator()(const UnstableKey& a, const PageMeta* b) const { return less(a, key_of(b)); }
-    bool operator()(const PageMeta* a, const UnstableKey& b) const { return less(key_of(a), b); }
+    bool operator()(const PageMeta* a, const PageMeta* b) const { return a->hash < b->hash; }
+    bool operator()(uint64_t a, const PageMeta* b) const { return a < b->hash; }
+    bool operator()(const PageMeta* a, uint64_t b) const { return a->hash < b; }
 };
 
-UnstableTree::UnstableTree(std::function<uint32_t(const PageMeta&)> domain_of)
-    : domain_of_(std::move(domain_of)),
-      header_id_(PageDirectory::instance().allocate(1, nullptr)),
+UnstableTree::UnstableTree()
+    : header_id_(PageDirectory::instance().allocate(1, nullptr)),
       header_(PageDirectory::instance().meta(header_id_)) {
     Algo::init_header(header_);
 }
 
 UnstableTree::~UnstableTree() { PageDirectory::instance().release(header_id_, 1); }
 
-PageMeta* UnstableTree::find(const UnstableKey& key) const {
-    PageMeta* n = Algo::find(header_, key, Compare{this});
+PageMeta* UnstableTree::find(uint64_t salted_hash) const {
+    PageMeta* n = Algo::find(header_, salted_hash, Compare{});
     return n == header_ ? nullptr : n;
 }
 
 void UnstableTree::insert(PageMeta& page) {
-    Algo::insert_equal_upper_bound(header_, &page, Compare{this});
+    Algo::insert_equal_upper_bound(header_, &page, Compare{});
     page.set(kInUnstable);
     ++size_;
 }

@@ -1,5 +1,6 @@
-// The unstable tree: unmerged candidate pages ordered by (domain, content
-// hash). Boost.Intrusive's red-black algorithms run over 32-bit page-id links
+// The unstable tree: unmerged candidate pages ordered by content hash. The
+// engine salts the hash with the page's dedup domain, so equal keys imply the
+// same domain without a domain lookup per comparison. Boost.Intrusive's red-black algorithms run over 32-bit page-id links
 // stored inside PageMeta, so a tracked page costs no extra node memory.
 //
 // Unlike KSM's memcmp-ordered tree, the order uses the hash recorded when the
@@ -12,7 +13,6 @@
 
 #include <boost/intrusive/rbtree_algorithms.hpp>
 
-#include <functional>
 
 namespace foldvm::dedup {
 
@@ -39,21 +39,15 @@ struct PageNodeTraits {
     static color red() { return 1; }
 };
 
-struct UnstableKey {
-    uint32_t domain;
-    uint64_t hash;
-};
-
 class UnstableTree {
   public:
-    // `domain_of` maps a page to its dedup domain.
-    explicit UnstableTree(std::function<uint32_t(const PageMeta&)> domain_of);
+    UnstableTree();
     ~UnstableTree();
     UnstableTree(const UnstableTree&) = delete;
     UnstableTree& operator=(const UnstableTree&) = delete;
 
     // A page with the same key, or nullptr.
-    PageMeta* find(const UnstableKey& key) const;
+    PageMeta* find(uint64_t salted_hash) const;
     void insert(PageMeta& page);
     void erase(PageMeta& page);
     size_t size() const { return size_; }
@@ -61,7 +55,6 @@ class UnstableTree {
   private:
     using Algo = boost::intrusive::rbtree_algorithms<PageNodeTraits>;
     struct Compare;
-    std::function<uint32_t(const PageMeta&)> domain_of_;
     PageId header_id_;
     PageMeta* header_;
     size_t size_ = 0;
