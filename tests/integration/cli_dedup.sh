@@ -17,6 +17,17 @@ if [ "${sharing:-0}" -gt 10000 ]; then pass "pages_sharing=$sharing across 4 VMs
 if [ "${cow:-0}" -gt 0 ]; then pass "cow_breaks=$cow: guests wrote merged pages"; else fail "no cow breaks seen"; fi
 expect_grep memfill-dedup 'dedup\(builtin\): pages_shared=[0-9]+'
 
+# Stress: guests rewrite pages as fast as they can while the engine merges at
+# full speed; every write is checked against a per-page checksum.
+expect_rc guest-stress 0 "$FOLDVM" run "$GUESTS/memfill.elf" --count 4 --mem 32M \
+    --cmdline "shared=0.75 zero=0.05 churn=100000 verify verify_ms=1000 duration_ms=15000" \
+    --dedup-opt volatile_passes=0 --dedup-opt sleep_millisecs=0 --stats-interval 1
+total=$(grep -o 'memfill: done writes=[0-9]*' "$TMP/guest-stress.out" | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+cow=$(grep -o '"cow_breaks":[0-9]*' "$TMP/guest-stress.out" | tail -1 | cut -d: -f2)
+expect_count guest-stress 'memfill: done writes=[0-9]+ mismatches=0$' 4
+if [ "${total:-0}" -ge 1000000 ]; then pass "guest-stress: $total guest writes checked"; else fail "guest-stress: only ${total:-0} writes"; fi
+if [ "${cow:-0}" -ge 1000 ]; then pass "guest-stress: $cow COW breaks raced with merges"; else fail "guest-stress: cow_breaks=${cow:-none}"; fi
+
 expect_rc dedup-off 0 "$FOLDVM" run "$GUESTS/cowcheck.elf" --count 2 --dedup off
 expect_count dedup-off 'cowcheck: ok' 2
 
