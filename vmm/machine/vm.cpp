@@ -151,6 +151,20 @@ void Vm::resume() {
     cv_.notify_all();
 }
 
+void Vm::hold() {
+    std::unique_lock lock(mutex_);
+    if (finished() || state_ == VmState::Created) return;
+    ++holds_;
+    kick_all();
+    cv_.wait(lock, [&] { return parked_vcpus_ >= running_vcpus_.load() || finished(); });
+}
+
+void Vm::release() {
+    std::lock_guard lock(mutex_);
+    if (holds_ > 0) --holds_;
+    cv_.notify_all();
+}
+
 void Vm::stop() {
     stop_requested_ = true;
     std::lock_guard lock(mutex_);
@@ -200,11 +214,11 @@ void Vm::vcpu_loop(Vcpu& vcpu) {
     // KVM_SET_SIGNAL_MASK; immediate_exit covers the race instead.
     try {
         while (!stop_requested_) {
-            if (pause_requested_) {
+            if (pause_requested_ || holds_ > 0) {
                 std::unique_lock lock(mutex_);
                 ++parked_vcpus_;
                 cv_.notify_all();
-                cv_.wait(lock, [&] { return !pause_requested_ || stop_requested_; });
+                cv_.wait(lock, [&] { return (!pause_requested_ && holds_ == 0) || stop_requested_; });
                 --parked_vcpus_;
                 continue;
             }
@@ -339,7 +353,7 @@ std::vector<std::string> Vm::console_tail(size_t lines) const {
 bool Vm::guest_poll(uint64_t timeout_ns) {
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns),
-                 [&] { return stop_requested_.load() || pause_requested_.load(); });
+                 [&] { return stop_requested_.load() || pause_requested_.load() || holds_ > 0; });
     return false;
 }
 

@@ -47,6 +47,11 @@ class Vm {
     // fallback freeze and the API). No-op unless running.
     void pause();
     void resume();
+    // Parks every vCPU (like pause) for a short internal operation, such as
+    // dedup's fallback freeze, independent of the user-visible paused state:
+    // holds nest, and release() never resumes a VM the user paused.
+    void hold();
+    void release();
     // Requests stop; returns without waiting. wait() joins.
     void stop();
     int wait();
@@ -98,6 +103,7 @@ class Vm {
     std::atomic<int> exit_code_{0};
     std::atomic<bool> stop_requested_{false};
     std::atomic<bool> pause_requested_{false};
+    std::atomic<int> holds_{0};
     std::atomic<int> running_vcpus_{0};
 
     mutable std::mutex mutex_; // guards the fields below

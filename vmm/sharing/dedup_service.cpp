@@ -72,8 +72,10 @@ void DedupService::vm_created(uint64_t id, Vm& vm) {
     spec.base = vm.memory().host_base();
     spec.size = vm.memory().size();
     spec.tracker = std::make_unique<GuestRamTracker>(vm.memory());
-    spec.pause = [&vm] { vm.pause(); };
-    spec.resume = [&vm] { vm.resume(); };
+    // Fallback freeze without userfaultfd: park the vCPUs (device threads
+    // write guest RAM only from vCPU exits today).
+    spec.pause = [&vm] { vm.hold(); };
+    spec.resume = [&vm] { vm.release(); };
     dedup::RegionId region = engine_->add_region(std::move(spec));
     std::lock_guard lock(mutex_);
     regions_[id] = region;
