@@ -17,6 +17,7 @@ template <typename F> auto with_field(DedupConfig& c, const std::string& name, F
     if (name == "advisor_target_scan_time_s") return f(c.advisor_target_scan_time_s);
     if (name == "merge_batch_pages") return f(c.merge_batch_pages);
     if (name == "mappings_limit") return f(c.mappings_limit);
+    if (name == "pause_freeze") return f(c.pause_freeze);
     throw InvalidInput("unknown dedup knob '" + name + "'");
 }
 
@@ -40,6 +41,7 @@ const std::vector<DedupConfig::Knob>& DedupConfig::knobs() {
         {"advisor_target_scan_time_s", 0, 86400, "target full-scan time; 0 = off"},
         {"merge_batch_pages", 1, 4096, "pages merged under one freeze"},
         {"mappings_limit", 0, 1ull << 32, "mapping budget; 0 = vm.max_map_count"},
+        {"pause_freeze", 0, 1, "1 = pause writers instead of the userfaultfd freeze (new VMs)"},
     };
     return list;
 }

@@ -19,6 +19,7 @@ struct DedupConfig {
     uint32_t advisor_target_scan_time_s = 0; // adapt pages_to_scan; 0 = off
     uint32_t merge_batch_pages = 256; // pages frozen and merged together
     uint64_t mappings_limit = 0;      // mapping budget; 0 = vm.max_map_count
+    uint32_t pause_freeze = 0;        // 1 = pause writers instead of userfaultfd (new regions)
 
     struct Knob {
         const char* name;

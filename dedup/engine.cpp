@@ -63,7 +63,12 @@ RegionId Engine::add_region(RegionSpec spec) {
     r->counters.name = r->spec.name;
     r->counters.domain = r->spec.domain;
     r->counters.pages = r->pages;
-    if (r->spec.uffd_freeze) {
+    bool use_uffd = r->spec.uffd_freeze;
+    {
+        std::lock_guard lock(mutex_);
+        use_uffd = use_uffd && !config_.pause_freeze;
+    }
+    if (use_uffd) {
         auto probe = userfaultfd_features();
         try {
             uint64_t want = probe.features & (UFFD_FEATURE_WP_HUGETLBFS_SHMEM |

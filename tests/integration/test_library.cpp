@@ -174,3 +174,27 @@ TEST_CASE("built-in dedup converges to the ground truth on real guests", "[libra
     }
     CHECK(sharing.engine()->stats().pages_shared == 0);
 }
+
+TEST_CASE("the pause fallback freeze loses no guest write", "[library][dedup]") {
+    Host host;
+    dedup::DedupConfig cfg;
+    cfg.sleep_millisecs = 1;
+    cfg.volatile_passes = 0;
+    cfg.pause_freeze = 1;
+    DedupService sharing(host, DedupMode::Builtin, cfg);
+    Console console;
+    std::vector<uint64_t> ids;
+    for (uint64_t i = 0; i < 3; ++i)
+        ids.push_back(host.create_vm(
+            config("memfill", i, "shared=0.75 zero=0.05 churn=20000 verify verify_ms=300 duration_ms=3000",
+                   16 << 20),
+            console.events()));
+    for (uint64_t id : ids) host.vm(id)->start();
+    for (uint64_t id : ids) CHECK(host.vm(id)->wait() == 0);
+    auto s = sharing.engine()->stats();
+    CHECK(s.freeze_mode == "pause");
+    CHECK(s.pages_sharing > 1000);
+    CHECK(s.cow_breaks > 100);
+    for (uint64_t i = 0; i < 3; ++i) CHECK(console.saw(i, "memfill: done"));
+    for (auto& line : console.lines[0]) CHECK_THAT(line, !Catch::Contains("MISMATCH"));
+}
