@@ -186,7 +186,7 @@ TEST_CASE("the pause fallback freeze loses no guest write", "[library][dedup]") 
     std::vector<uint64_t> ids;
     for (uint64_t i = 0; i < 3; ++i)
         ids.push_back(host.create_vm(
-            config("memfill", i, "shared=0.75 zero=0.05 churn=20000 verify verify_ms=300 duration_ms=3000",
+            config("memfill", i, "shared=0.75 zero=0.05 churn=500 verify verify_ms=300 duration_ms=3000",
                    16 << 20),
             console.events()));
     for (uint64_t id : ids) host.vm(id)->start();
