@@ -36,10 +36,12 @@ namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 const std::string& busy_response() {
-    static const std::string body = "{\"error\":\"too many open API connections\",\"field\":null}\n";
-    static const std::string r = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                 "Content-Length: " + std::to_string(body.size()) +
-                                 "\r\nConnection: close\r\n\r\n" + body;
+    static const std::string body =
+        "{\"error\":\"too many open API connections\",\"field\":null}\n";
+    static const std::string r =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     return r;
 }
 
@@ -174,7 +176,8 @@ class Session : public std::enable_shared_from_this<Session> {
     void on_read(beast::error_code ec, size_t) {
         if (ec) return on_read_error(ec);
         req_ = parser_->release();
-        request_.method = std::string_view(req_.method_string().data(), req_.method_string().size());
+        request_.method =
+            std::string_view(req_.method_string().data(), req_.method_string().size());
         request_.target = std::string_view(req_.target().data(), req_.target().size());
         auto ct = req_[http::field::content_type];
         request_.content_type = std::string_view(ct.data(), ct.size());
@@ -207,7 +210,7 @@ class Session : public std::enable_shared_from_this<Session> {
         else if (ec == http::error::header_limit)
             r = error_response(431, "request line and headers are larger than " +
                                         std::to_string(kMaxHeaderBytes) + " bytes");
-        else if (ec.category() == http::error::bad_target.category() ||
+        else if (ec.category() == beast::error_code(http::error::bad_target).category() ||
                  ec == http::error::partial_message)
             r = error_response(400, "malformed HTTP request: " + ec.message());
         else
@@ -223,9 +226,13 @@ class Session : public std::enable_shared_from_this<Session> {
         res_.version(close_after ? 11 : req_.version());
         res_.set(http::field::server, server_header());
         if (!r.content_type.empty()) res_.set(http::field::content_type, r.content_type);
-        for (auto& [k, v] : r.headers) res_.set(k, v);
+        for (auto& [k, v] : r.headers)
+            res_.set(k, v);
         res_.body() = std::move(r.body);
-        res_.prepare_payload();
+        if (r.status == 204)
+            res_.body().clear(); // no body and no Content-Length
+        else
+            res_.prepare_payload();
         if (head_) {
             // A response to HEAD has no body; its length would confuse the client.
             res_.body().clear();
@@ -307,16 +314,20 @@ ApiServer::ApiServer(Host& host, DedupService& dedup, ApiServerOptions options)
     s.accept();
     unsigned n = s.options.io_threads;
     if (n == 0) n = std::max(2u, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+    for (unsigned i = 0; i < n; ++i)
+        s.threads.emplace_back([&s] { s.ioc.run(); });
 }
 
-ApiServer::~ApiServer() { stop(); }
+ApiServer::~ApiServer() {
+    stop();
+}
 
 void ApiServer::stop() {
     Impl& s = *impl_;
     if (s.stopped.exchange(true)) return;
     s.ioc.stop();
-    for (auto& t : s.threads) t.join();
+    for (auto& t : s.threads)
+        t.join();
     s.workers.join();
     beast::error_code ec;
     s.acceptor.close(ec);
@@ -327,6 +338,8 @@ void ApiServer::stop() {
         ::unlink(s.options.socket_path.c_str());
 }
 
-const std::string& ApiServer::socket_path() const { return impl_->options.socket_path; }
+const std::string& ApiServer::socket_path() const {
+    return impl_->options.socket_path;
+}
 
 } // namespace foldvm::api

@@ -13,7 +13,7 @@
 namespace foldvm::api {
 
 // Limits of the request path, shared by the server and the fuzz target.
-inline constexpr size_t kMaxBodyBytes = 1u << 20;   // 1 MiB
+inline constexpr size_t kMaxBodyBytes = 1u << 20;    // 1 MiB
 inline constexpr size_t kMaxHeaderBytes = 16u << 10; // request line + fields
 
 struct ApiRequest {

@@ -67,8 +67,7 @@ HttpResult UnixHttpClient::request(std::string_view method, std::string_view tar
             s.buffer.clear();
             beast::error_code ec;
             s.stream->expires_after(timeout_);
-            s.stream->async_connect(Local::endpoint(path_),
-                                    [&ec](beast::error_code e) { ec = e; });
+            s.stream->async_connect(Local::endpoint(path_), [&ec](beast::error_code e) { ec = e; });
             run(s.ioc);
             if (ec) {
                 s.stream.reset();
@@ -93,8 +92,8 @@ HttpResult UnixHttpClient::request(std::string_view method, std::string_view tar
                            ec == net::error::broken_pipe || ec == net::error::connection_reset))
                 continue;
             if (ec == beast::error::timeout)
-                throw ClientError("API request " + std::string(method) + " " +
-                                  std::string(target) + " timed out");
+                throw ClientError("API request " + std::string(method) + " " + std::string(target) +
+                                  " timed out");
             throw ClientError("API request " + std::string(method) + " " + std::string(target) +
                               " failed: " + ec.message());
         }

@@ -32,8 +32,7 @@ class UnixHttpClient {
 
     // Throws ClientError on connection or protocol failures; HTTP errors are
     // returned with their status.
-    HttpResult request(std::string_view method, std::string_view target,
-                       std::string_view body = {},
+    HttpResult request(std::string_view method, std::string_view target, std::string_view body = {},
                        std::string_view content_type = "application/json");
 
     const std::string& socket_path() const { return path_; }

@@ -19,7 +19,8 @@ uint64_t resident_bytes(const void* base, uint64_t size) {
     for (uint64_t done = 0; done < pages;) {
         uint64_t n = std::min(kChunkPages, pages - done);
         if (::mincore(const_cast<char*>(p + done * page), n * page, vec.data()) != 0) return 0;
-        for (uint64_t i = 0; i < n; ++i) resident += vec[i] & 1;
+        for (uint64_t i = 0; i < n; ++i)
+            resident += vec[i] & 1;
         done += n;
     }
     return resident * page;
@@ -32,8 +33,10 @@ MemInfo read_meminfo() {
     char line[256];
     while (std::fgets(line, sizeof line, f)) {
         unsigned long long kib = 0;
-        if (std::sscanf(line, "MemTotal: %llu kB", &kib) == 1) m.total_bytes = kib << 10;
-        else if (std::sscanf(line, "MemFree: %llu kB", &kib) == 1) m.free_bytes = kib << 10;
+        if (std::sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+            m.total_bytes = kib << 10;
+        else if (std::sscanf(line, "MemFree: %llu kB", &kib) == 1)
+            m.free_bytes = kib << 10;
         else if (std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
             m.available_bytes = kib << 10;
     }
@@ -59,7 +62,8 @@ uint64_t process_mapping_count() {
     for (;;) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n <= 0) break;
-        for (ssize_t i = 0; i < n; ++i) lines += buf[i] == '\n';
+        for (ssize_t i = 0; i < n; ++i)
+            lines += buf[i] == '\n';
     }
     ::close(fd);
     return lines;

@@ -17,7 +17,7 @@ struct MemInfo {
 };
 MemInfo read_meminfo();
 
-uint64_t max_map_count();          // /proc/sys/vm/max_map_count
-uint64_t process_mapping_count();  // lines of /proc/self/maps
+uint64_t max_map_count();         // /proc/sys/vm/max_map_count
+uint64_t process_mapping_count(); // lines of /proc/self/maps
 
 } // namespace foldvm::api

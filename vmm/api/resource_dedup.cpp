@@ -13,8 +13,9 @@ namespace {
 dedup::Engine& builtin_engine(ApiContext& ctx, const char* what) {
     dedup::Engine* engine = ctx.dedup.engine();
     if (!engine)
-        throw ApiError(409, std::string(what) + " needs the built-in engine; this foldvm runs with "
-                                                "--dedup " +
+        throw ApiError(409, std::string(what) +
+                                " needs the built-in engine; this foldvm runs with "
+                                "--dedup " +
                                 to_string(ctx.dedup.mode()));
     return *engine;
 }
@@ -47,7 +48,8 @@ ApiResponse patch_dedup(ApiContext& ctx, const ApiRequest& req, const RouteParam
             if (it.key() == k.name) knob = &k;
         if (!knob) {
             std::string known;
-            for (const auto& k : dedup::DedupConfig::knobs()) known += (known.empty() ? "" : ", ") + std::string(k.name);
+            for (const auto& k : dedup::DedupConfig::knobs())
+                known += (known.empty() ? "" : ", ") + std::string(k.name);
             throw ApiError(400, "unknown field '" + it.key() + "' (dedup knobs: " + known + ")",
                            it.key());
         }
@@ -56,7 +58,8 @@ ApiResponse patch_dedup(ApiContext& ctx, const ApiRequest& req, const RouteParam
     {
         std::lock_guard lock(ctx.dedup_config_mutex);
         dedup::DedupConfig cfg = engine.config();
-        for (const auto& [name, value] : changes) cfg.set(name, value);
+        for (const auto& [name, value] : changes)
+            cfg.set(name, value);
         engine.set_config(cfg); // applies all at once and wakes the scanner
     }
     return json_response(200, dedup_json(ctx));
@@ -74,9 +77,9 @@ ApiResponse dedup_action(ApiContext& ctx, const ApiRequest& req, const RoutePara
     dedup::Engine& engine = builtin_engine(ctx, "dedup actions");
     if (*action == "scan_now") {
         if (engine.config().run != 1)
-            throw ApiError(409, "scan_now needs run=1 (run is " +
-                                    std::to_string(engine.config().run) + ")",
-                           "action");
+            throw ApiError(
+                409, "scan_now needs run=1 (run is " + std::to_string(engine.config().run) + ")",
+                "action");
         engine.scan_now();
         return json_response(202, {{"action", *action}, {"status", "started"}});
     }

@@ -41,16 +41,15 @@ ApiResponse get_host(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
         {"vms_active", running},
         {"dedup_mode", to_string(ctx.dedup.mode())},
         {"mapping_budget",
-         {{"max_map_count", map_max},
-          {"limit", limit},
-          {"used", used},
-          {"exhausted", exhausted}}},
+         {{"max_map_count", map_max}, {"limit", limit}, {"used", used}, {"exhausted", exhausted}}},
     };
     return json_response(200, j);
 }
 
 } // namespace
 
-void register_host_routes(Router& r) { r.add("GET", "/host", get_host); }
+void register_host_routes(Router& r) {
+    r.add("GET", "/host", get_host);
+}
 
 } // namespace foldvm::api

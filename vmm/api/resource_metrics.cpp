@@ -5,10 +5,11 @@
 #include "routes.hpp"
 
 #include "vmm/sharing/process_memory.hpp"
+#include "vmm/sharing/stats_json.hpp"
 #include "vmm/version.hpp"
 
 #include <charconv>
-#include <functional>
+#include <map>
 
 namespace foldvm::api {
 
@@ -48,81 +49,132 @@ class MetricsWriter {
     static std::string escape(const std::string& v) {
         std::string o;
         for (char c : v) {
-            if (c == '\\') o += "\\\\";
-            else if (c == '"') o += "\\\"";
-            else if (c == '\n') o += "\\n";
-            else o += c;
+            if (c == '\\')
+                o += "\\\\";
+            else if (c == '"')
+                o += "\\\"";
+            else if (c == '\n')
+                o += "\\n";
+            else
+                o += c;
         }
         return o;
     }
     std::string out_;
 };
 
-struct StatMetric {
-    const char* key; // field name in GET /dedup "stats"
-    const char* metric;
+// How the statistics of GET /dedup ("stats") appear as metrics. A statistic
+// missing here still gets exported, as a gauge foldvm_dedup_<name>.
+struct StatInfo {
+    std::string metric;
     const char* type;
     const char* help;
-    std::function<double(const dedup::DedupStats&)> get;
+    double scale = 1;       // e.g. ms -> s
+    const char* label = ""; // for object- or string-valued statistics
 };
 
-#define FOLDVM_STAT(field, metric, type, help)                                                   \
-    StatMetric {                                                                                 \
-        #field, metric, type, help,                                                              \
-            [](const dedup::DedupStats& s) { return static_cast<double>(s.field); }              \
-    }
-
-const std::vector<StatMetric>& stat_metrics() {
-    static const std::vector<StatMetric> list = {
-        FOLDVM_STAT(pages_shared, "foldvm_dedup_pages_shared", "gauge",
-                    "Pool pages in use (one copy of each merged content)."),
-        FOLDVM_STAT(pages_sharing, "foldvm_dedup_pages_sharing", "gauge",
-                    "Extra guest pages sharing a pool page (pages saved)."),
-        FOLDVM_STAT(pages_unshared, "foldvm_dedup_pages_unshared", "gauge",
-                    "Pages in the unstable tree: candidates not yet merged."),
-        FOLDVM_STAT(pages_volatile, "foldvm_dedup_pages_volatile", "gauge",
-                    "Pages skipped because they changed too recently."),
-        FOLDVM_STAT(pages_scanned, "foldvm_dedup_pages_scanned_total", "counter",
-                    "Pages visited by the scanner."),
-        FOLDVM_STAT(pages_hashed, "foldvm_dedup_pages_hashed_total", "counter",
-                    "Pages hashed by the scanner."),
-        FOLDVM_STAT(full_scans, "foldvm_dedup_full_scans_total", "counter",
-                    "Completed passes over all guest RAM."),
-        FOLDVM_STAT(zero_pages, "foldvm_dedup_zero_pages", "gauge",
-                    "Zero pages released with MADV_DONTNEED."),
-        FOLDVM_STAT(general_profit, "foldvm_dedup_general_profit_bytes", "gauge",
-                    "Bytes saved minus the engine's metadata bytes."),
-        FOLDVM_STAT(stable_node_chains, "foldvm_dedup_stable_node_chains", "gauge",
-                    "Stable-tree chains (contents over max_page_sharing)."),
-        FOLDVM_STAT(stable_node_dups, "foldvm_dedup_stable_node_dups", "gauge",
-                    "Duplicate stable nodes in chains."),
-        FOLDVM_STAT(cow_breaks, "foldvm_dedup_cow_breaks_total", "counter",
-                    "Shared pages a guest wrote to (copy on write)."),
-        FOLDVM_STAT(mappings_used, "foldvm_dedup_mappings_used", "gauge",
-                    "Memory mappings of this process (the mapping budget in use)."),
-        FOLDVM_STAT(mappings_limit, "foldvm_dedup_mappings_limit", "gauge",
-                    "Mapping budget of the engine."),
-        FOLDVM_STAT(mappings_exhausted, "foldvm_dedup_mappings_exhausted", "gauge",
-                    "1 if merging stopped because the mapping budget ran out."),
-        FOLDVM_STAT(merge_batches, "foldvm_dedup_merge_batches_total", "counter",
-                    "Merge batches executed under one freeze."),
-        FOLDVM_STAT(merge_failures, "foldvm_dedup_merge_failures_total", "counter",
-                    "Merge candidates whose bytes changed before the freeze."),
-        FOLDVM_STAT(freeze_wait_us_p99, "foldvm_dedup_freeze_wait_us_p99", "gauge",
-                    "99th percentile of freeze durations in microseconds."),
-        FOLDVM_STAT(pool_slots_reused, "foldvm_dedup_pool_slots_reused_total", "counter",
-                    "Pool slots freed and reused."),
-        FOLDVM_STAT(metadata_bytes, "foldvm_dedup_metadata_bytes", "gauge",
-                    "Bytes of engine metadata (page and stable-node records)."),
-        FOLDVM_STAT(pages_tracked, "foldvm_dedup_pages_tracked", "gauge",
-                    "Guest pages registered with the engine."),
-        FOLDVM_STAT(engine_cpu_s, "foldvm_dedup_engine_cpu_seconds_total", "counter",
-                    "CPU time of the dedup engine thread in seconds."),
+const std::map<std::string, StatInfo, std::less<>>& stat_info() {
+    static const std::map<std::string, StatInfo, std::less<>> m = {
+        {"pages_shared",
+         {"foldvm_dedup_pages_shared", "gauge",
+          "Pool pages in use (one copy of each merged content)."}},
+        {"pages_sharing",
+         {"foldvm_dedup_pages_sharing", "gauge",
+          "Extra guest pages sharing a pool page (pages saved)."}},
+        {"pages_unshared",
+         {"foldvm_dedup_pages_unshared", "gauge",
+          "Pages in the unstable tree: candidates not yet merged."}},
+        {"pages_volatile",
+         {"foldvm_dedup_pages_volatile", "gauge",
+          "Pages skipped because they changed too recently."}},
+        {"pages_scanned",
+         {"foldvm_dedup_pages_scanned_total", "counter", "Pages visited by the scanner."}},
+        {"pages_hashed",
+         {"foldvm_dedup_pages_hashed_total", "counter", "Pages hashed by the scanner."}},
+        {"full_scans",
+         {"foldvm_dedup_full_scans_total", "counter", "Completed passes over all guest RAM."}},
+        {"zero_pages",
+         {"foldvm_dedup_zero_pages", "gauge", "Zero pages released with MADV_DONTNEED."}},
+        {"general_profit",
+         {"foldvm_dedup_general_profit_bytes", "gauge",
+          "Bytes saved minus the engine's metadata bytes."}},
+        {"stable_node_chains",
+         {"foldvm_dedup_stable_node_chains", "gauge",
+          "Stable-tree chains (contents over max_page_sharing)."}},
+        {"stable_node_dups",
+         {"foldvm_dedup_stable_node_dups", "gauge", "Duplicate stable nodes in chains."}},
+        {"cow_breaks",
+         {"foldvm_dedup_cow_breaks_total", "counter",
+          "Shared pages a guest wrote to (copy on write)."}},
+        {"mappings_used",
+         {"foldvm_dedup_mappings_used", "gauge",
+          "Memory mappings of this process (the mapping budget in use)."}},
+        {"mappings_limit",
+         {"foldvm_dedup_mappings_limit", "gauge", "Mapping budget of the engine."}},
+        {"mappings_exhausted",
+         {"foldvm_dedup_mappings_exhausted", "gauge",
+          "1 if merging stopped because the mapping budget ran out."}},
+        {"merge_batches",
+         {"foldvm_dedup_merge_batches_total", "counter",
+          "Merge batches executed under one freeze."}},
+        {"merge_failures",
+         {"foldvm_dedup_merge_failures_total", "counter",
+          "Merge candidates whose bytes changed before the freeze."}},
+        {"freeze_wait_us_p99",
+         {"foldvm_dedup_freeze_wait_us_p99", "gauge",
+          "99th percentile of freeze durations in microseconds."}},
+        {"pool_slots_reused",
+         {"foldvm_dedup_pool_slots_reused_total", "counter", "Pool slots freed and reused."}},
+        {"metadata_bytes",
+         {"foldvm_dedup_metadata_bytes", "gauge",
+          "Bytes of engine metadata (page and stable-node records)."}},
+        {"pool_bytes",
+         {"foldvm_dedup_pool_bytes", "gauge", "Memory held by the pool's single copies."}},
+        {"pages_tracked",
+         {"foldvm_dedup_pages_tracked", "gauge", "Guest pages registered with the engine."}},
+        {"pages_discarded",
+         {"foldvm_dedup_pages_discarded_total", "counter",
+          "Pages released by discards (balloon, free page reports)."}},
+        {"engine_cpu_s",
+         {"foldvm_dedup_engine_cpu_seconds_total", "counter",
+          "CPU time of the dedup engine thread."}},
+        {"phase_ms",
+         {"foldvm_dedup_phase_seconds_total", "counter", "Wall time of the dedup engine per phase.",
+          0.001, "phase"}},
+        {"freeze_mode",
+         {"foldvm_dedup_freeze_mode", "gauge",
+          "How merges freeze guest pages; 1 for the current mode.", 1, "mode"}},
     };
-    return list;
+    return m;
 }
 
-#undef FOLDVM_STAT
+// Exports every statistic of the JSON view, so new statistics appear too.
+void write_dedup_stats(MetricsWriter& w, const nlohmann::json& stats) {
+    for (auto it = stats.begin(); it != stats.end(); ++it) {
+        const std::string& key = it.key();
+        if (key == "vms") continue; // per VM, below
+        auto known = stat_info().find(key);
+        StatInfo info = known != stat_info().end()
+                            ? known->second
+                            : StatInfo{"foldvm_dedup_" + key, "gauge",
+                                       "Dedup statistic of GET /dedup (see stats)."};
+        if (info.label[0] == 0) info.label = "name";
+        const nlohmann::json& v = *it;
+        if (v.is_number() || v.is_boolean()) {
+            w.family(info.metric, info.type, info.help);
+            w.sample(info.metric, {},
+                     (v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>()) * info.scale);
+        } else if (v.is_string()) {
+            w.family(info.metric, info.type, info.help);
+            w.sample(info.metric, {{info.label, v.get<std::string>()}}, 1);
+        } else if (v.is_object()) {
+            w.family(info.metric, info.type, info.help);
+            for (auto e = v.begin(); e != v.end(); ++e)
+                if (e->is_number())
+                    w.sample(info.metric, {{info.label, e.key()}}, e->get<double>() * info.scale);
+        }
+    }
+}
 
 const VmState kStates[] = {VmState::Created, VmState::Running, VmState::Paused,
                            VmState::Exited,  VmState::Crashed, VmState::Stopped};
@@ -136,9 +188,11 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
 
     auto vms = ctx.host.vms();
     std::map<VmState, uint64_t> by_state;
-    for (auto& [id, vm] : vms) ++by_state[vm->state()];
+    for (auto& [id, vm] : vms)
+        ++by_state[vm->state()];
     w.family("foldvm_vms", "gauge", "VMs by state.");
-    for (VmState s : kStates) w.sample("foldvm_vms", {{"state", to_string(s)}}, by_state[s]);
+    for (VmState s : kStates)
+        w.sample("foldvm_vms", {{"state", to_string(s)}}, by_state[s]);
 
     // Host and process memory.
     MemInfo mem = read_meminfo();
@@ -184,17 +238,11 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
         w.family("foldvm_dedup_config", "gauge", "Current value of each dedup knob.");
         for (const auto& k : dedup::DedupConfig::knobs())
             w.sample("foldvm_dedup_config", {{"knob", k.name}}, cfg.get(k.name));
-        for (const auto& m : stat_metrics()) {
-            w.family(m.metric, m.type, m.help);
-            w.sample(m.metric, {}, m.get(stats));
-        }
-        w.family("foldvm_dedup_freeze_mode", "gauge",
-                 "How merges freeze guest pages; 1 for the current mode.");
-        for (const char* fm : {"userfaultfd", "pause", "mixed"})
-            w.sample("foldvm_dedup_freeze_mode", {{"mode", fm}}, stats.freeze_mode == fm ? 1 : 0);
+        write_dedup_stats(w, to_json(stats, false));
 
         std::map<std::string, const dedup::RegionStats*> regions;
-        for (const auto& r : stats.regions) regions[r.name] = &r;
+        for (const auto& r : stats.regions)
+            regions[r.name] = &r;
         struct PerVm {
             const char* metric;
             const char* type;
@@ -254,6 +302,8 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
 
 } // namespace
 
-void register_metrics_routes(Router& r) { r.add("GET", "/metrics", metrics); }
+void register_metrics_routes(Router& r) {
+    r.add("GET", "/metrics", metrics);
+}
 
 } // namespace foldvm::api

@@ -27,7 +27,8 @@ constexpr auto kStopTimeout = std::chrono::seconds(10);
 uint64_t parse_id(const RouteParams& params) {
     const std::string& text = params.path.at("id");
     bool ok = !text.empty() && text.size() <= 19 && text[0] != '0';
-    for (char c : text) ok = ok && c >= '0' && c <= '9';
+    for (char c : text)
+        ok = ok && c >= '0' && c <= '9';
     if (!ok) throw ApiError(404, "no VM with id '" + text + "'", "id");
     return std::stoull(text);
 }
@@ -45,8 +46,8 @@ Blob read_file_field(const std::string& path, const std::string& field) {
                        field);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
-        throw ApiError(422, "field '" + field + "': cannot open '" + path + "': " +
-                                std::strerror(errno),
+        throw ApiError(422,
+                       "field '" + field + "': cannot open '" + path + "': " + std::strerror(errno),
                        field);
     // Checked before opening: opening a FIFO would block the worker.
     if (!S_ISREG(st.st_mode))
@@ -80,7 +81,8 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
     uint64_t cpl = f.integer("guest_cpl", 0, 3).value_or(3);
     f.finish();
     if (!kernel) throw ApiError(400, "missing required field 'kernel'", "kernel");
-    if (domain.empty()) throw ApiError(422, "field 'dedup_domain' must be 1..64 bytes", "dedup_domain");
+    if (domain.empty())
+        throw ApiError(422, "field 'dedup_domain' must be 1..64 bytes", "dedup_domain");
     if (cpl != 0 && cpl != 3)
         throw ApiError(422, "field 'guest_cpl' must be 0 or 3, got " + std::to_string(cpl),
                        "guest_cpl");
@@ -136,7 +138,8 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
 
 ApiResponse list_vms(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
     nlohmann::json list = nlohmann::json::array();
-    for (auto& [id, vm] : ctx.host.vms()) list.push_back(vm_json(ctx, id, *vm, false));
+    for (auto& [id, vm] : ctx.host.vms())
+        list.push_back(vm_json(ctx, id, *vm, false));
     return json_response(200, {{"vms", std::move(list)}});
 }
 
@@ -156,8 +159,8 @@ ApiResponse set_state(ApiContext& ctx, const ApiRequest& req, const RouteParams&
     if (!target) throw ApiError(400, "missing required field 'state'", "state");
     const std::string& want = *target;
     if (want != "running" && want != "paused" && want != "stopped")
-        throw ApiError(422, "field 'state' must be one of running, paused, stopped; got '" + want +
-                                "'",
+        throw ApiError(422,
+                       "field 'state' must be one of running, paused, stopped; got '" + want + "'",
                        "state");
 
     VmState now = vm->state();
@@ -168,19 +171,24 @@ ApiResponse set_state(ApiContext& ctx, const ApiRequest& req, const RouteParams&
                         "state");
     };
     if (want == "running") {
-        if (now == VmState::Created) vm->start();
-        else if (now == VmState::Paused) vm->resume();
-        else if (now != VmState::Running) throw illegal();
+        if (now == VmState::Created)
+            vm->start();
+        else if (now == VmState::Paused)
+            vm->resume();
+        else if (now != VmState::Running)
+            throw illegal();
     } else if (want == "paused") {
-        if (now == VmState::Running) vm->pause(); // returns once every vCPU is parked
+        if (now == VmState::Running)
+            vm->pause(); // returns once every vCPU is parked
         else if (now != VmState::Paused) {
             throw illegal();
         }
     } else { // stopped
         if (now == VmState::Exited || now == VmState::Crashed) throw illegal();
         if (now == VmState::Created) // no vCPU thread would finish it
-            throw ApiError(409, "VM " + std::to_string(id) +
-                                    " was never started; remove it with DELETE instead",
+            throw ApiError(409,
+                           "VM " + std::to_string(id) +
+                               " was never started; remove it with DELETE instead",
                            "state");
         if (now != VmState::Stopped) {
             vm->stop();
@@ -193,8 +201,7 @@ ApiResponse set_state(ApiContext& ctx, const ApiRequest& req, const RouteParams&
 
 ApiResponse delete_vm(ApiContext& ctx, const ApiRequest&, const RouteParams& params) {
     uint64_t id = parse_id(params);
-    if (!ctx.host.remove_vm(id))
-        throw ApiError(404, "no VM with id " + std::to_string(id), "id");
+    if (!ctx.host.remove_vm(id)) throw ApiError(404, "no VM with id " + std::to_string(id), "id");
     {
         std::lock_guard lock(ctx.meta_mutex);
         ctx.meta.erase(id);
@@ -241,8 +248,9 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
     }
     if (meta) j["created_unix_ms"] = meta->created_unix_ms;
     if (detail) {
-        j["memory"] = {{"mem_bytes", vm.memory().size()},
-                       {"resident_bytes", resident_bytes(vm.memory().host_base(), vm.memory().size())}};
+        j["memory"] = {
+            {"mem_bytes", vm.memory().size()},
+            {"resident_bytes", resident_bytes(vm.memory().host_base(), vm.memory().size())}};
         dedup::RegionStats rs;
         j["dedup"] = ctx.dedup.vm_stats(id, rs) ? to_json(rs) : nlohmann::json(nullptr);
     }

@@ -55,7 +55,8 @@ std::string percent_decode(std::string_view in) {
 
 std::string allowed_methods(const std::vector<std::string>& methods) {
     std::string out;
-    for (const auto& m : methods) out += (out.empty() ? "" : ", ") + m;
+    for (const auto& m : methods)
+        out += (out.empty() ? "" : ", ") + m;
     return out;
 }
 
@@ -84,7 +85,8 @@ void Router::add(std::string method, const std::string& pattern, Handler handler
                  RouteOptions options) {
     Route r;
     r.method = std::move(method);
-    for (auto seg : split_path(pattern)) r.segments.emplace_back(seg);
+    for (auto seg : split_path(pattern))
+        r.segments.emplace_back(seg);
     r.handler = std::move(handler);
     r.options = std::move(options);
     routes_.push_back(std::move(r));
@@ -99,7 +101,8 @@ Router::Match Router::match(const ApiRequest& request) const {
     }
     size_t q = target.find('?');
     std::string_view path = target.substr(0, q);
-    std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    std::string_view query =
+        q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
     auto segments = split_path(path);
 
     std::vector<std::string> methods; // of routes whose path matches
@@ -110,8 +113,10 @@ Router::Match Router::match(const ApiRequest& request) const {
         for (size_t i = 0; i < segments.size() && ok; ++i) {
             const std::string& want = route.segments[i];
             if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
-                if (segments[i].empty()) ok = false;
-                else params.path[want.substr(1, want.size() - 2)] = std::string(segments[i]);
+                if (segments[i].empty())
+                    ok = false;
+                else
+                    params.path[want.substr(1, want.size() - 2)] = std::string(segments[i]);
             } else if (want != segments[i]) {
                 ok = false;
             }
@@ -132,8 +137,9 @@ Router::Match Router::match(const ApiRequest& request) const {
                 if (item.empty()) continue;
                 size_t eq = item.find('=');
                 std::string key = percent_decode(item.substr(0, eq));
-                std::string value =
-                    eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1));
+                std::string value = eq == std::string_view::npos
+                                        ? std::string()
+                                        : percent_decode(item.substr(eq + 1));
                 const auto& allowed = route.options.query;
                 if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
                     throw ApiError(400, "unknown query parameter '" + key + "'", key);

@@ -1,6 +1,7 @@
 // foldvm command-line entry point. The only place that turns exceptions into
 // exit codes.
 #include "run_command.hpp"
+#include "serve_command.hpp"
 
 #include "common/error.hpp"
 #include "vmm/kvm/kvm.hpp"
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
     foldvm::cli::RunOptions run;
     int status = 0;
     foldvm::cli::add_run_command(app, run, status);
+    foldvm::cli::ServeOptions serve;
+    foldvm::cli::add_serve_command(app, serve, status);
 
     auto* caps = app.add_subcommand("caps", "Print KVM and userfaultfd capabilities");
     caps->callback([] {

@@ -1,6 +1,7 @@
 #include "run_command.hpp"
 
 #include "common/error.hpp"
+#include "vmm/api/api_server.hpp"
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/machine/host.hpp"
 #include "vmm/sharing/dedup_service.hpp"
@@ -124,6 +125,7 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
                     "Print dedup stats as JSON lines to stderr every SEC seconds")
         ->check(CLI::NonNegativeNumber);
     run->add_flag("--summary", o.summary, "Print a memory summary to stderr at the end");
+    run->add_option("--api-sock", o.api_sock, "Serve the REST API on this Unix socket during the run");
     run->callback([&o, &result] { result = run_command(o); });
 }
 
@@ -146,6 +148,10 @@ int run_command(const RunOptions& o) {
 
     Host host;
     DedupService sharing(host, mode, dedup_config);
+    std::unique_ptr<api::ApiServer> api_server;
+    if (!o.api_sock.empty())
+        api_server = std::make_unique<api::ApiServer>(host, sharing,
+                                                      api::ApiServerOptions{.socket_path = o.api_sock});
     bool prefix = o.count > 1;
     VmEvents events;
     events.console_line = [prefix](uint64_t index, const std::string& line) {
@@ -176,6 +182,7 @@ int run_command(const RunOptions& o) {
     bool timed_out = false;
     for (uint64_t id : ids) {
         auto vm = host.vm(id);
+        if (!vm) continue; // removed through the API
         if (o.timeout_s > 0) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                 deadline - std::chrono::steady_clock::now());
@@ -195,11 +202,13 @@ int run_command(const RunOptions& o) {
     int status = 0;
     for (uint64_t id : ids) {
         auto vm = host.vm(id);
+        if (!vm) continue;
         vm->wait();
         if (status == 0 && vm->exit_code() != 0) status = vm->exit_code();
     }
     if (timed_out) status = kTimeoutExitCode;
     printer.stop();
+    if (api_server) api_server->stop();
     if (o.summary) print_summary(host, sharing, ids.size(), base.mem_bytes);
     return status;
 }
