@@ -127,10 +127,10 @@ void Engine::execute_batch() {
             break;
         case Candidate::Kind::Pair: {
             touched.push_back(c.node);
-            uint8_t* copy = pool_.slot_data(c.node->slot);
-            // The source is frozen, so the copy is exact without a compare.
-            std::memcpy(copy, page, kPageSize);
-            if (budget && std::memcmp(page_address(*c.partner), copy, kPageSize) == 0) {
+            // Both pages are frozen: compare them directly, then fill the slot
+            // with pwrite, which skips faulting the slot into our own view.
+            if (budget && std::memcmp(page_address(*c.partner), page, kPageSize) == 0 &&
+                pool_.fill(c.node->slot, page)) {
                 add_remap(c.page, c.node);
                 add_remap(c.partner, c.node);
             } else {

@@ -6,6 +6,7 @@
 #include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace foldvm::dedup {
 
@@ -62,6 +63,11 @@ void PagePool::release(uint32_t slot) {
     used_[slot / 64] &= ~(1ull << (slot % 64));
     free_list_.push_back(slot);
     --in_use_;
+}
+
+bool PagePool::fill(uint32_t slot, const uint8_t* page) {
+    return ::pwrite(fd_.get(), page, kPageSize, static_cast<off_t>(slot_offset(slot))) ==
+           static_cast<ssize_t>(kPageSize);
 }
 
 uint64_t PagePool::resident_bytes() const {

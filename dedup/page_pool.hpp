@@ -26,7 +26,9 @@ class PagePool {
     void release(uint32_t slot);
     bool is_free(uint32_t slot) const;
 
-    // Writable view of a slot, for filling it and comparing against it.
+    // Copies one page into a slot; false if the write failed (e.g. ENOMEM).
+    bool fill(uint32_t slot, const uint8_t* page);
+    // View of a slot, for comparing against it.
     uint8_t* slot_data(uint32_t slot) const { return view_.bytes() + size_t(slot) * kPageSize; }
     int fd() const { return fd_.get(); }
     uint64_t slot_offset(uint32_t slot) const { return uint64_t(slot) * kPageSize; }
