@@ -6,6 +6,7 @@
 #include "common/error.hpp"
 #include "vmm/version.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -117,9 +119,12 @@ struct ApiServer::Impl {
     dev_t sock_dev = 0;
     ino_t sock_ino = 0;
     std::atomic<bool> stopped{false};
+    std::atomic<int> requests_in_flight{0}; // read, not yet answered
     // Destroyed in reverse order: the io_context (and the sessions its queued
     // handlers own) goes before the router and context they use.
     net::io_context ioc;
+    // Keeps run() going while a worker still owes a connection its response.
+    net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
     net::thread_pool workers;
     Local::acceptor acceptor;
     net::steady_timer retry_timer;
@@ -175,6 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void on_read(beast::error_code ec, size_t) {
         if (ec) return on_read_error(ec);
+        server_.requests_in_flight.fetch_add(1);
         req_ = parser_->release();
         request_.method =
             std::string_view(req_.method_string().data(), req_.method_string().size());
@@ -216,6 +222,7 @@ class Session : public std::enable_shared_from_this<Session> {
         else
             return close();
         server_.router.count(r);
+        server_.requests_in_flight.fetch_add(1);
         head_ = false;
         send(std::move(r), true);
     }
@@ -245,6 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void on_write(beast::error_code ec, size_t) {
+        server_.requests_in_flight.fetch_sub(1);
         if (ec || !res_.keep_alive()) return close();
         read_header();
     }
@@ -325,10 +333,24 @@ ApiServer::~ApiServer() {
 void ApiServer::stop() {
     Impl& s = *impl_;
     if (s.stopped.exchange(true)) return;
+    // Graceful part: no new connections, let running handlers finish and
+    // their responses go out (bounded), then drop every connection.
+    std::promise<void> closed;
+    net::post(s.ioc, [&s, &closed] {
+        beast::error_code ec;
+        s.acceptor.close(ec);
+        s.retry_timer.cancel();
+        closed.set_value();
+    });
+    closed.get_future().wait_for(std::chrono::seconds(2));
+    s.workers.join();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (s.requests_in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    s.work.reset();
     s.ioc.stop();
     for (auto& t : s.threads)
         t.join();
-    s.workers.join();
     beast::error_code ec;
     s.acceptor.close(ec);
     // Remove the socket file only if it is still ours.

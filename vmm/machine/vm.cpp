@@ -177,6 +177,9 @@ bool Vm::finished() const {
 }
 
 int Vm::wait() {
+    // Host::remove_vm (API) and a foreground run may both wait for one VM;
+    // joining one std::thread from two threads at once is undefined.
+    std::lock_guard lock(join_mutex_);
     for (auto& v : vcpus_)
         if (v->thread.joinable()) v->thread.join();
     return exit_code_;

@@ -106,6 +106,7 @@ class Vm {
     std::atomic<int> holds_{0};
     std::atomic<int> running_vcpus_{0};
 
+    std::mutex join_mutex_; // wait() may be called from several threads
     mutable std::mutex mutex_; // guards the fields below
     std::condition_variable cv_;
     int parked_vcpus_ = 0;
