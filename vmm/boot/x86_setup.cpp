@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
 #include <vector>
 
 namespace foldvm {
@@ -12,6 +13,8 @@ namespace foldvm {
 namespace {
 
 constexpr uint64_t kPresent = 1, kWritable = 2, kUser = 4, kHuge = 0x80;
+constexpr uint64_t kUncached = 0x10 | 0x8; // PCD | PWT
+constexpr uint64_t kHugePage = 2ull << 20;
 constexpr uint64_t kPml4 = FOLDVM_PAGE_TABLE_GPA;
 constexpr uint64_t kPdpt = kPml4 + 0x1000;
 constexpr uint64_t kLowPt = kPml4 + 0x2000; // 4 KiB pages for the first 2 MiB
@@ -57,15 +60,24 @@ kvm_segment data_segment(int dpl) {
 
 } // namespace
 
-void build_page_tables_and_gdt(GuestMemory& mem) {
+void build_page_tables_and_gdt(GuestMemory& mem, uint64_t mmio_base, uint64_t mmio_size) {
     uint64_t ram = mem.size();
     uint64_t pds = pd_count(ram);
+    mmio_size = (mmio_size + kHugePage - 1) & ~(kHugePage - 1);
+    if (mmio_size && (mmio_base % kHugePage || mmio_base < ram ||
+                      mmio_base + mmio_size > (512ull << 30) ||
+                      (mmio_base >> 30) != ((mmio_base + mmio_size - 1) >> 30)))
+        throw std::invalid_argument("MMIO window must be 2 MiB aligned, above RAM, in one GiB");
+    // The window's GiB may need a page directory of its own after RAM's.
+    uint64_t mmio_gib = mmio_base >> 30;
+    bool extra_pd = mmio_size && mmio_gib >= pds;
+    uint64_t mmio_pd = extra_pd ? kFirstPd + pds * 0x1000 : kFirstPd + mmio_gib * 0x1000;
 
     // Low 2 MiB in 4 KiB pages: page 0 absent; the monitor's own structures
     // (GDT, page tables) are supervisor-only so a CPL 3 guest cannot rewrite
     // them; boot info and command line are user read-only.
     std::vector<uint64_t> low(512, 0);
-    uint64_t tables_end = kFirstPd + pds * 0x1000;
+    uint64_t tables_end = kFirstPd + (pds + (extra_pd ? 1 : 0)) * 0x1000;
     for (uint64_t i = 1; i < 512 && i * kPageSize < ram; ++i) {
         uint64_t gpa = i * kPageSize;
         uint64_t flags = kPresent | kWritable | kUser;
@@ -75,6 +87,10 @@ void build_page_tables_and_gdt(GuestMemory& mem) {
     }
     mem.write(kLowPt, low.data(), low.size() * 8);
 
+    auto map_mmio = [&](std::vector<uint64_t>& pd) {
+        for (uint64_t gpa = mmio_base; gpa < mmio_base + mmio_size; gpa += kHugePage)
+            pd[(gpa >> 21) & 511] = gpa | kPresent | kWritable | kUser | kHuge | kUncached;
+    };
     std::vector<uint64_t> pd(512);
     for (uint64_t d = 0; d < pds; ++d) {
         for (uint64_t e = 0; e < 512; ++e) {
@@ -82,10 +98,17 @@ void build_page_tables_and_gdt(GuestMemory& mem) {
             pd[e] = gpa < ram ? (gpa | kPresent | kWritable | kUser | kHuge) : 0;
         }
         if (d == 0) pd[0] = kLowPt | kPresent | kWritable | kUser;
+        if (mmio_size && d == mmio_gib) map_mmio(pd);
         mem.write(kFirstPd + d * 0x1000, pd.data(), pd.size() * 8);
+    }
+    if (extra_pd) {
+        std::fill(pd.begin(), pd.end(), 0);
+        map_mmio(pd);
+        mem.write(mmio_pd, pd.data(), pd.size() * 8);
     }
     std::vector<uint64_t> pdpt(512, 0);
     for (uint64_t d = 0; d < pds; ++d) pdpt[d] = (kFirstPd + d * 0x1000) | kPresent | kWritable | kUser;
+    if (extra_pd) pdpt[mmio_gib] = mmio_pd | kPresent | kWritable | kUser;
     mem.write(kPdpt, pdpt.data(), pdpt.size() * 8);
     uint64_t pml4e = kPdpt | kPresent | kWritable | kUser;
     mem.write(kPml4, &pml4e, sizeof pml4e);

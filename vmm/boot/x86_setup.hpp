@@ -12,7 +12,9 @@ class GuestMemory;
 
 // Writes page tables and the GDT/TSS into guest RAM (fixed low-memory layout
 // from foldvm_abi.h). The first page stays unmapped so null derefs fault.
-void build_page_tables_and_gdt(GuestMemory& mem);
+// A non-empty MMIO window (2 MiB aligned, outside RAM) is identity-mapped
+// uncached and user-accessible, so CPL 3 guests can reach their devices.
+void build_page_tables_and_gdt(GuestMemory& mem, uint64_t mmio_base = 0, uint64_t mmio_size = 0);
 
 // Register state for entering `entry` at privilege level `cpl` (0 or 3; at 3
 // the guest also gets IOPL 3 so its port-I/O hypercalls work).

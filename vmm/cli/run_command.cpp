@@ -126,7 +126,14 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
         ->check(CLI::NonNegativeNumber);
     run->add_flag("--summary", o.summary, "Print a memory summary to stderr at the end");
     run->add_option("--api-sock", o.api_sock, "Serve the REST API on this Unix socket during the run");
-    run->callback([&o, &result] { result = run_command(o); });
+    auto* balloon = run->add_option("--balloon", o.balloon,
+                                    "Add a virtio balloon: [target_mib=N,deflate_on_oom=1,"
+                                    "stats_polling_interval_s=S,free_page_reporting=1]")
+                        ->expected(0, 1);
+    run->callback([&o, &result, balloon] {
+        o.balloon_enabled = balloon->count() > 0;
+        result = run_command(o);
+    });
 }
 
 int run_command(const RunOptions& o) {
@@ -142,6 +149,7 @@ int run_command(const RunOptions& o) {
     DedupMode mode = parse_dedup_mode(o.dedup_mode);
     base.ksm_mergeable = mode == DedupMode::Ksm;
     base.dirty_logging = mode == DedupMode::Builtin;
+    if (o.balloon_enabled) base.balloon = parse_balloon_options(o.balloon);
     base.validate();
     dedup::DedupConfig dedup_config;
     for (const auto& kv : o.dedup_opts) dedup::apply_option(dedup_config, kv);

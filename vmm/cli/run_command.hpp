@@ -23,6 +23,8 @@ struct RunOptions {
     double stats_interval_s = 0;
     std::string api_sock;
     bool summary = false;
+    bool balloon_enabled = false; // --balloon given (its value may be empty)
+    std::string balloon;          // --balloon key=value,...
 };
 
 // Registers `run`; the exit status of the run is stored in `result`.

@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "vmm/abi/foldvm_abi.h"
 #include "vmm/boot/x86_setup.hpp"
+#include "vmm/devices/mmio_layout.hpp"
 
 #include <cctype>
 
@@ -22,6 +23,11 @@ void VmConfig::validate() const {
                            " bytes; the limit is " + std::to_string(FOLDVM_CMDLINE_MAX - 1));
     if (dedup_domain.empty() || dedup_domain.size() > 64)
         throw InvalidInput("dedup_domain must be 1..64 characters");
+    if (balloon) {
+        balloon->validate(mem_bytes);
+        if (!mmio_window_fits(mem_bytes))
+            throw InvalidInput("devices need guest RAM below 64 GiB - 2 MiB");
+    }
 }
 
 uint64_t parse_size(const std::string& text) {

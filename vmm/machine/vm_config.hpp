@@ -2,8 +2,11 @@
 // (later) the REST API, so validation lives in one place.
 #pragma once
 
+#include "vmm/devices/virtio/balloon_config.hpp"
+
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@ struct VmConfig {
     uint64_t index = 0; // position in a launch group, exposed to the guest
     bool dirty_logging = true;
     bool ksm_mergeable = false; // --dedup ksm: hand RAM to the host's ksmd
+    std::optional<BalloonConfig> balloon; // a virtio balloon device
 
     // Throws InvalidInput describing the first out-of-range field.
     void validate() const;

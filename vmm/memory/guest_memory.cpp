@@ -88,6 +88,22 @@ void GuestMemory::collect_dirty(uint64_t* bitmap) {
     }
 }
 
+void GuestMemory::set_discarder(Discarder discarder) {
+    std::lock_guard lock(discard_mutex_);
+    discarder_ = std::move(discarder);
+}
+
+void GuestMemory::discard(uint64_t gpa, uint64_t len) {
+    if (gpa % kPageSize || len % kPageSize || !contains(gpa, len))
+        throw InvalidInput("discard of unaligned or out-of-range guest memory: gpa " +
+                           std::to_string(gpa) + " len " + std::to_string(len));
+    if (len == 0) return;
+    std::lock_guard lock(discard_mutex_);
+    if (discarder_) return discarder_(gpa, len);
+    if (::madvise(ram_.bytes() + gpa, len, MADV_DONTNEED) != 0)
+        throw_errno("madvise(MADV_DONTNEED) on guest RAM");
+}
+
 std::vector<RamRegion> GuestMemory::regions() const {
     std::vector<RamRegion> out;
     for (const Slot& s : slots_) out.push_back({s.gpa, ram_.bytes() + s.gpa, s.size});

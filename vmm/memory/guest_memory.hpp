@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -60,6 +62,15 @@ class GuestMemory {
     // RAM, indexed from gpa 0) and re-arms tracking for them.
     void collect_dirty(uint64_t* bitmap);
 
+    // Gives pages back to the host (balloon inflate, free page reports):
+    // [gpa, gpa+len) must be page aligned and inside RAM (else InvalidInput).
+    // The pages read as zeros afterwards and hold no host memory until
+    // written. The default releases them with MADV_DONTNEED; page sharing
+    // installs a discarder that also handles merged pages.
+    using Discarder = std::function<void(uint64_t gpa, uint64_t len)>;
+    void set_discarder(Discarder discarder);
+    void discard(uint64_t gpa, uint64_t len);
+
     std::vector<RamRegion> regions() const;
     size_t slot_count() const { return slots_.size(); }
 
@@ -76,6 +87,8 @@ class GuestMemory {
     bool manual_protect_ = false;
     std::unique_ptr<std::atomic<uint64_t>[]> vmm_log_;
     std::vector<uint64_t> scratch_;
+    std::mutex discard_mutex_; // held across a discard so replacing the discarder waits
+    Discarder discarder_;
 };
 
 } // namespace foldvm

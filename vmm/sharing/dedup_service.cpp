@@ -60,7 +60,10 @@ DedupService::~DedupService() {
         left.swap(regions_);
     }
     if (engine_)
-        for (auto& [id, region] : left) engine_->remove_region(region);
+        for (auto& [id, region] : left) {
+            if (auto vm = host_.vm(id)) vm->memory().set_discarder({});
+            engine_->remove_region(region);
+        }
     host_.set_observer(nullptr);
 }
 
@@ -77,12 +80,19 @@ void DedupService::vm_created(uint64_t id, Vm& vm) {
     spec.pause = [&vm] { vm.hold(); };
     spec.resume = [&vm] { vm.release(); };
     dedup::RegionId region = engine_->add_region(std::move(spec));
+    // Balloon inflates and free page reports go through the engine, which
+    // knows which pages are merged.
+    vm.memory().set_discarder([engine = engine_.get(), region, &vm](uint64_t gpa, uint64_t len) {
+        engine->discard_range(region, gpa / kPageSize, len / kPageSize,
+                              [&vm] { vm.yield_to_pause(); });
+    });
     std::lock_guard lock(mutex_);
     regions_[id] = region;
 }
 
-void DedupService::vm_removed(uint64_t id, Vm&) {
+void DedupService::vm_removed(uint64_t id, Vm& vm) {
     if (!engine_) return;
+    vm.memory().set_discarder({});
     dedup::RegionId region;
     {
         std::lock_guard lock(mutex_);

@@ -1,0 +1,49 @@
+#include "device_manager.hpp"
+
+#include "mmio_layout.hpp"
+
+#include "common/error.hpp"
+#include "vmm/devices/virtio/balloon.hpp"
+#include "vmm/devices/virtio/mmio_transport.hpp"
+#include "vmm/machine/mmio_bus.hpp"
+#include "vmm/memory/guest_memory.hpp"
+
+namespace foldvm {
+
+DeviceManager::DeviceManager(GuestMemory& memory, MmioBus& bus,
+                             std::function<void(uint32_t)> interrupt)
+    : memory_(memory), bus_(bus), interrupt_(std::move(interrupt)) {}
+
+DeviceManager::~DeviceManager() {
+    // Stop background work (statistics timers) before the VM goes away; the
+    // transports themselves may outlive this on the MMIO bus.
+    if (balloon_) balloon_->detach();
+}
+
+BalloonDevice& DeviceManager::add_balloon(const BalloonConfig& config) {
+    if (balloon_) throw InvalidInput("a VM has at most one balloon");
+    if (devices_.size() >= FOLDVM_MAX_DEVICES) throw InvalidInput("too many devices");
+    if (!mmio_window_fits(memory_.size()))
+        throw InvalidInput("guest RAM leaves no room for the device window below 64 GiB");
+    uint32_t slot = static_cast<uint32_t>(devices_.size());
+    uint32_t irq = kFirstDeviceIrq + slot;
+    auto device = std::make_shared<BalloonDevice>(config, memory_.size());
+    auto transport =
+        std::make_shared<virtio::MmioTransport>(memory_, device, [this, irq] { interrupt_(irq); });
+    uint64_t base = mmio_slot_base(memory_.size(), slot);
+    bus_.add(base, kMmioSlotSize, transport);
+    devices_.push_back({FOLDVM_DEV_VIRTIO_MMIO, irq, base, kMmioSlotSize});
+    balloon_ = std::move(device);
+    balloon_transport_ = std::move(transport);
+    return *balloon_;
+}
+
+uint64_t DeviceManager::window_base() const {
+    return mmio_window_base(memory_.size());
+}
+
+uint64_t DeviceManager::window_size() const {
+    return devices_.empty() ? 0 : kMmioWindowSize;
+}
+
+} // namespace foldvm

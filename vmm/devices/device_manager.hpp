@@ -1,0 +1,52 @@
+// The devices of one VM: creates them from its configuration, places them
+// in the MMIO window (mmio_layout.hpp), claims their ranges on the MMIO bus
+// and describes them for the boot-info device list.
+#pragma once
+
+#include "vmm/abi/foldvm_abi.h"
+#include "vmm/devices/virtio/balloon_config.hpp"
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace foldvm {
+
+class BalloonDevice;
+class GuestMemory;
+class MmioBus;
+
+namespace virtio {
+class MmioTransport;
+}
+
+class DeviceManager {
+  public:
+    // `interrupt(irq)` raises a device interrupt line (for unikernels that
+    // poll: wakes the guest's POLL hypercall).
+    DeviceManager(GuestMemory& memory, MmioBus& bus, std::function<void(uint32_t irq)> interrupt);
+    ~DeviceManager();
+    DeviceManager(const DeviceManager&) = delete;
+    DeviceManager& operator=(const DeviceManager&) = delete;
+
+    BalloonDevice& add_balloon(const BalloonConfig& config);
+
+    // nullptr when the VM has no balloon.
+    BalloonDevice* balloon() const { return balloon_.get(); }
+    virtio::MmioTransport* balloon_transport() const { return balloon_transport_.get(); }
+
+    const std::vector<foldvm_device>& boot_devices() const { return devices_; }
+    // The window to identity-map for the guest; size 0 when there are no devices.
+    uint64_t window_base() const;
+    uint64_t window_size() const;
+
+  private:
+    GuestMemory& memory_;
+    MmioBus& bus_;
+    std::function<void(uint32_t)> interrupt_;
+    std::vector<foldvm_device> devices_;
+    std::shared_ptr<BalloonDevice> balloon_;
+    std::shared_ptr<virtio::MmioTransport> balloon_transport_;
+};
+
+} // namespace foldvm
