@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/boot/x86_setup.hpp"
+#include "vmm/devices/device_manager.hpp"
 #include "vmm/hypercall/guest_abi.hpp"
 
 #include <pthread.h>
@@ -18,6 +19,8 @@ namespace {
 constexpr int kKickSignal = SIGUSR2;
 constexpr size_t kConsoleHistoryLines = 1000;
 constexpr size_t kConsoleLineMax = 4096;
+
+thread_local const void* t_vcpu_owner = nullptr; // the Vm whose vCPU runs on this thread
 
 // KVM_RUN returns EINTR when a kick signal arrives; the handler does nothing.
 void install_kick_handler() {
@@ -62,6 +65,9 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     if (config_.ksm_mergeable &&
         ::madvise(memory_->host_base(), memory_->size(), MADV_MERGEABLE) != 0)
         throw_errno("madvise(MADV_MERGEABLE) on guest RAM");
+    devices_ = std::make_unique<DeviceManager>(*memory_, mmio_bus_,
+                                               [this](uint32_t) { raise_guest_event(); });
+    if (config_.balloon) devices_->add_balloon(*config_.balloon);
     load_guest();
     make_guest_abi(config_.abi)->attach(*this);
 }
@@ -69,7 +75,10 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
 Vm::~Vm() {
     stop();
     wait();
+    devices_.reset(); // stops device threads while the VM is still whole
 }
+
+BalloonDevice* Vm::balloon() const { return devices_ ? devices_->balloon() : nullptr; }
 
 void Vm::load_guest() {
     std::span<const uint8_t> file(config_.image->data(), config_.image->size());
@@ -84,7 +93,7 @@ void Vm::load_guest() {
     ElfLimits limits{FOLDVM_IMAGE_MIN_GPA, heap_end};
     ElfImage image = parse_elf(file, limits);
     load_elf(file, image, *memory_);
-    build_page_tables_and_gdt(*memory_);
+    build_page_tables_and_gdt(*memory_, devices_->window_base(), devices_->window_size());
 
     boot_info_.magic = FOLDVM_BOOT_INFO_MAGIC;
     boot_info_.version = FOLDVM_ABI_VERSION;
@@ -95,6 +104,9 @@ void Vm::load_guest() {
     boot_info_.cmdline_len = config_.cmdline.size();
     boot_info_.cpl = static_cast<uint32_t>(config_.guest_cpl);
     boot_info_.vm_index = config_.index;
+    const auto& devices = devices_->boot_devices();
+    boot_info_.device_count = static_cast<uint32_t>(devices.size());
+    std::copy(devices.begin(), devices.end(), boot_info_.devices);
     if (config_.initrd) {
         boot_info_.initrd_gpa = heap_end;
         boot_info_.initrd_size = config_.initrd->size();
@@ -213,6 +225,7 @@ void Vm::finish(VmState final_state, int code, const std::string& reason) {
 }
 
 void Vm::vcpu_loop(Vcpu& vcpu) {
+    t_vcpu_owner = this;
     // Block the kick signal everywhere except inside KVM_RUN would need
     // KVM_SET_SIGNAL_MASK; immediate_exit covers the race instead.
     try {
@@ -282,17 +295,22 @@ bool Vm::handle_exit(Vcpu& vcpu) {
                    std::to_string(run->fail_entry.hardware_entry_failure_reason) + "\n" +
                    register_dump(vcpu));
         return false;
-    case KVM_EXIT_MMIO:
+    case KVM_EXIT_MMIO: {
+        uint64_t offset = 0;
+        MmioHandler* handler = mmio_bus_.find(run->mmio.phys_addr, offset);
+        uint32_t len = std::min<uint32_t>(run->mmio.len, sizeof run->mmio.data);
+        if (handler) {
+            if (run->mmio.is_write) handler->mmio_write(offset, run->mmio.data, len);
+            else handler->mmio_read(offset, run->mmio.data, len);
+            return true;
+        }
+        char addr[20];
+        std::snprintf(addr, sizeof addr, "%llx", static_cast<unsigned long long>(run->mmio.phys_addr));
         finish(VmState::Crashed, kCrashExitCode,
-               "guest accessed unmapped physical address 0x" +
-                   [&] {
-                       char b[20];
-                       std::snprintf(b, sizeof b, "%llx",
-                                     static_cast<unsigned long long>(run->mmio.phys_addr));
-                       return std::string(b);
-                   }() +
-                   "\n" + register_dump(vcpu));
+               std::string("guest accessed unmapped physical address 0x") + addr + "\n" +
+                   register_dump(vcpu));
         return false;
+    }
     case KVM_EXIT_INTR:
         return true;
     default:
@@ -355,9 +373,28 @@ std::vector<std::string> Vm::console_tail(size_t lines) const {
 
 bool Vm::guest_poll(uint64_t timeout_ns) {
     std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns),
-                 [&] { return stop_requested_.load() || pause_requested_.load() || holds_ > 0; });
-    return false;
+    cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), [&] {
+        return stop_requested_.load() || pause_requested_.load() || holds_ > 0 ||
+               guest_event_.load();
+    });
+    return guest_event_.exchange(false);
+}
+
+void Vm::raise_guest_event() {
+    {
+        std::lock_guard lock(mutex_);
+        guest_event_ = true;
+    }
+    cv_.notify_all();
+}
+
+void Vm::yield_to_pause() {
+    if (t_vcpu_owner != this || !(pause_requested_ || holds_ > 0)) return;
+    std::unique_lock lock(mutex_);
+    ++parked_vcpus_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return (!pause_requested_ && holds_ == 0) || stop_requested_; });
+    --parked_vcpus_;
 }
 
 void Vm::note_hypercall() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "io_bus.hpp"
+#include "mmio_bus.hpp"
 #include "vm_config.hpp"
 #include "vmm/abi/foldvm_abi.h"
 #include "vmm/kvm/kvm.hpp"
@@ -20,6 +21,9 @@
 #include <vector>
 
 namespace foldvm {
+
+class BalloonDevice;
+class DeviceManager;
 
 enum class VmState { Created, Running, Paused, Exited, Crashed, Stopped };
 const char* to_string(VmState s);
@@ -66,11 +70,23 @@ class Vm {
 
     GuestMemory& memory() { return *memory_; }
     IoBus& io_bus() { return io_bus_; }
+    MmioBus& mmio_bus() { return mmio_bus_; }
+    DeviceManager& devices() { return *devices_; }
+    // The balloon (control API: target, statistics), or nullptr without one.
+    BalloonDevice* balloon() const;
     const foldvm_boot_info& boot_info() const { return boot_info_; }
 
     // Hypercall services.
     void console_write(const char* data, size_t len);
+    // Waits up to timeout_ns; true if a guest event (a device interrupt) was
+    // pending or arrived, which it consumes.
     bool guest_poll(uint64_t timeout_ns);
+    // A device interrupt for guests that poll instead of taking interrupts.
+    void raise_guest_event();
+    // Called by device code on a vCPU thread that must wait for something a
+    // pause could be holding up: parks this vCPU while a pause is requested.
+    // No-op on other threads.
+    void yield_to_pause();
     void note_hypercall();
     std::vector<std::string> console_tail(size_t lines) const;
 
@@ -96,6 +112,8 @@ class Vm {
     VmFd vm_fd_;
     std::unique_ptr<GuestMemory> memory_;
     IoBus io_bus_;
+    MmioBus mmio_bus_;
+    std::unique_ptr<DeviceManager> devices_;
     foldvm_boot_info boot_info_{};
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
 
@@ -103,6 +121,7 @@ class Vm {
     std::atomic<int> exit_code_{0};
     std::atomic<bool> stop_requested_{false};
     std::atomic<bool> pause_requested_{false};
+    std::atomic<bool> guest_event_{false};
     std::atomic<int> holds_{0};
     std::atomic<int> running_vcpus_{0};
 
