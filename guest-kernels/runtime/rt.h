@@ -58,12 +58,54 @@ uint64_t rt_rng_below(struct rt_rng *r, uint64_t n); /* [0, n), n > 0 */
 uint64_t rt_mul_hi(uint64_t a, uint64_t b); /* (a*b) >> 64 */
 
 /* alloc.c: page allocator over [kernel_end, heap_end). Bump allocation of
- * contiguous runs plus a free list of single pages. Memory is NOT zeroed. */
+ * contiguous runs plus a free stack of single pages (kept outside the
+ * pages, which may have been given back to the host). Memory is NOT
+ * zeroed. When it runs dry, an OOM handler (the balloon's deflate on OOM)
+ * may free pages and the allocation is retried once. */
 void *rt_alloc_pages(size_t n);
+void *rt_alloc_pages_no_oom(size_t n); /* never calls the OOM handler */
 void rt_free_page(void *p);
-size_t rt_heap_pages_free(void); /* pages still available to bump */
+size_t rt_heap_pages_free(void);  /* pages still available to bump */
+size_t rt_free_pages_total(void); /* bump room plus freed pages */
 uintptr_t rt_heap_start(void);
 uintptr_t rt_heap_end(void);
+/* The handler frees at least `pages` pages if it can; returns pages freed. */
+void rt_alloc_set_oom_handler(size_t (*handler)(size_t pages));
+/* Free page reporting: free pages not reported since they were freed are
+ * passed to `report` in batches of up to `batch` runs; when every batch
+ * succeeds (report returns 0) they count as reported. Returns the pages
+ * reported (0 on failure). */
+struct rt_page_run {
+    uint64_t gpa;
+    uint64_t len;
+};
+size_t rt_alloc_unreported_pages(void);
+size_t rt_alloc_report_free(struct rt_page_run *runs, size_t batch,
+                            int (*report)(const struct rt_page_run *runs, size_t n, void *ctx),
+                            void *ctx);
+
+/* balloon_driver.c: the virtio balloon (see virtio.h for raw virtio).
+ * Polled: call rt_balloon_service() from the main loop, or sleep in
+ * rt_balloon_wait(), which wakes up early when the device signals. With
+ * DEFLATE_ON_OOM negotiated, failed allocations deflate the balloon. */
+struct rt_balloon_state {
+    int present;  /* device found and running */
+    int broken;   /* the device needs a reset: rt_balloon_reinit() */
+    uint64_t features;
+    uint32_t target_pages; /* the host's wish */
+    uint32_t pages;        /* pages in the balloon now */
+    uint64_t inflated, deflated, oom_deflated, reported, stats_sent, resets;
+};
+int rt_balloon_init(void); /* 0, or -1 without a balloon device */
+/* Moves toward the target, answers statistics requests, reports free
+ * pages past the threshold. 1 if the balloon changed size, 0 if not, -1 if
+ * the device is broken. */
+int rt_balloon_service(void);
+int rt_balloon_wait(uint64_t ns);
+int rt_balloon_reinit(void);
+size_t rt_balloon_report_free(void); /* pages reported now */
+void rt_balloon_set_report_threshold(size_t pages); /* 0 = only on request */
+const struct rt_balloon_state *rt_balloon(void);
 
 /* cmdline.c: space-separated `key=value` tokens and bare `flag`s. Lookups
  * use the command line passed to rt_init; the last occurrence wins. */
