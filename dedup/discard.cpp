@@ -91,7 +91,8 @@ void Engine::remap_anonymous(Region& r, size_t first, size_t count) {
     if (p == MAP_FAILED) throw_errno("discard: mmap(MAP_FIXED) over pool pages");
     // The new mapping loses the range's advice and userfaultfd registration.
     ::madvise(addr, len, MADV_NOHUGEPAGE);
-    for (size_t i = first; i < first + count; ++i) r.meta(i).clear(kFileBacked);
+    for (size_t i = first; i < first + count; ++i)
+        r.meta(i).clear(kFileBacked);
     if (r.uffd) r.uffd->register_wp(addr, len);
     r.spec.tracker->on_remap(addr, len);
 }

@@ -33,7 +33,8 @@ size_t present_pages(const uint8_t* base, size_t pages) {
 TEST_CASE("discarding merged pages maps zeros and drops pool sharers", "[dedup][discard]") {
     dedup::Engine engine(fast_config());
     TestRegion a(engine, 64), b(engine, 64);
-    for (size_t i = 0; i < 64; ++i) a.fill(i, 100 + i), b.fill(i, 100 + i);
+    for (size_t i = 0; i < 64; ++i)
+        a.fill(i, 100 + i), b.fill(i, 100 + i);
     engine.run_full_pass();
     REQUIRE(engine.stats().pages_sharing == 64);
     REQUIRE(engine.stats().pages_shared == 64);
@@ -44,9 +45,12 @@ TEST_CASE("discarding merged pages maps zeros and drops pool sharers", "[dedup][
     CHECK(s.pages_shared == 64);  // b still holds every pool copy
     CHECK(s.pages_sharing == 32); // but a's 32 sharers are gone
     CHECK(present_pages(a.page(0), 32) == 0);
-    for (size_t i = 0; i < 32; ++i) REQUIRE(a.holds(i, 0));
-    for (size_t i = 32; i < 64; ++i) REQUIRE(a.holds(i, 100 + i));
-    for (size_t i = 0; i < 64; ++i) REQUIRE(b.holds(i, 100 + i));
+    for (size_t i = 0; i < 32; ++i)
+        REQUIRE(a.holds(i, 0));
+    for (size_t i = 32; i < 64; ++i)
+        REQUIRE(a.holds(i, 100 + i));
+    for (size_t i = 0; i < 64; ++i)
+        REQUIRE(b.holds(i, 100 + i));
 
     // The last sharer leaving frees the pool copy.
     engine.discard_range(b.id, 0, 32);
@@ -80,7 +84,8 @@ TEST_CASE("a COW-broken page in a pool mapping is discarded to zeros, not the po
 TEST_CASE("discarded anonymous pages leave the trees and free their memory", "[dedup][discard]") {
     dedup::Engine engine(fast_config());
     TestRegion a(engine, 128);
-    for (size_t i = 0; i < 128; ++i) a.fill(i, 5000 + i);
+    for (size_t i = 0; i < 128; ++i)
+        a.fill(i, 5000 + i);
     engine.run_full_pass();
     REQUIRE(engine.stats().pages_unshared == 128);
     REQUIRE(private_resident_pages(a.page(0), 128) == 128);
@@ -90,23 +95,27 @@ TEST_CASE("discarded anonymous pages leave the trees and free their memory", "[d
     // Discarded pages are not scanned (nor counted as zero pages) until written.
     engine.run_full_pass();
     CHECK(engine.stats().zero_pages == 0);
-    for (size_t i = 16; i < 112; ++i) REQUIRE(a.holds(i, 0));
+    for (size_t i = 16; i < 112; ++i)
+        REQUIRE(a.holds(i, 0));
 }
 
 TEST_CASE("dedup keeps working on discarded pages once they are written again",
           "[dedup][discard]") {
     dedup::Engine engine(fast_config());
     TestRegion a(engine, 32), b(engine, 32);
-    for (size_t i = 0; i < 32; ++i) a.fill(i, 300 + i), b.fill(i, 300 + i);
+    for (size_t i = 0; i < 32; ++i)
+        a.fill(i, 300 + i), b.fill(i, 300 + i);
     engine.run_full_pass();
     REQUIRE(engine.stats().pages_sharing == 32);
     engine.discard_range(a.id, 0, 32); // inflate
     REQUIRE(engine.stats().pages_sharing == 0);
-    for (size_t i = 0; i < 32; ++i) a.fill(i, 300 + i); // deflate and reuse
+    for (size_t i = 0; i < 32; ++i)
+        a.fill(i, 300 + i); // deflate and reuse
     engine.run_full_pass();
     engine.run_full_pass();
     CHECK(engine.stats().pages_sharing == 32);
-    for (size_t i = 0; i < 32; ++i) REQUIRE((a.holds(i, 300 + i) && b.holds(i, 300 + i)));
+    for (size_t i = 0; i < 32; ++i)
+        REQUIRE((a.holds(i, 300 + i) && b.holds(i, 300 + i)));
 }
 
 TEST_CASE("discard rejects unknown regions and ranges outside the region", "[dedup][discard]") {
