@@ -17,6 +17,7 @@ static size_t (*oom_handler)(size_t pages);
 
 #define PAGE_UP(x) (((x) + RT_PAGE_SIZE - 1) & ~(uintptr_t)(RT_PAGE_SIZE - 1))
 #define PAGE_DOWN(x) ((x) & ~(uintptr_t)(RT_PAGE_SIZE - 1))
+#define RUN_MAX (1ull << 30) /* reported runs stay far below a descriptor's 4 GiB */
 
 void rt_alloc_init(const struct foldvm_boot_info *bi)
 {
@@ -167,7 +168,7 @@ size_t rt_alloc_report_free(struct rt_page_run *runs, size_t batch,
     heap_sort(slice, count);
     for (size_t i = 0; i < count; i++) {
         uint64_t gpa = (uint64_t)slice[i] * RT_PAGE_SIZE;
-        if (n > 0 && runs[n - 1].gpa + runs[n - 1].len == gpa) {
+        if (n > 0 && runs[n - 1].gpa + runs[n - 1].len == gpa && runs[n - 1].len < RUN_MAX) {
             runs[n - 1].len += RT_PAGE_SIZE;
             continue;
         }
@@ -181,14 +182,14 @@ size_t rt_alloc_report_free(struct rt_page_run *runs, size_t batch,
         n++;
     }
     /* Pages above the bump pointer that were handed out before. */
-    if (bump_touched > bump) {
+    for (uintptr_t a = bump; a < bump_touched; a += RUN_MAX) {
         if (n == batch) {
             if (report(runs, n, ctx) != 0)
-                return 0; /* nothing is marked: it is all tried again later */
+                return 0;
             n = 0;
         }
-        runs[n].gpa = bump;
-        runs[n].len = bump_touched - bump;
+        runs[n].gpa = a;
+        runs[n].len = bump_touched - a < RUN_MAX ? bump_touched - a : RUN_MAX;
         n++;
     }
     if (n > 0 && report(runs, n, ctx) != 0)
