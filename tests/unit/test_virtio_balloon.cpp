@@ -3,7 +3,9 @@
 #include "virtio_test_driver.hpp"
 
 #include "common/error.hpp"
+#include "vmm/devices/device_manager.hpp"
 #include "vmm/devices/mmio_layout.hpp"
+#include "vmm/devices/virtio/balloon_json.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -60,6 +62,7 @@ TEST_CASE("virtio-mmio registers identify a modern balloon", "[virtio]") {
     CHECK(bi.devices[0].mmio_base == kMmioLowWindow);
     CHECK(bi.devices[0].mmio_size == kMmioSlotSize);
     CHECK(bi.devices[0].irq == kFirstDeviceIrq);
+    CHECK(vm->devices().linux_cmdline() == "virtio_mmio.device=4K@0xd0000000:5");
 
     TestDriver d(*vm);
     CHECK(d.read(mmio::kMagicValue) == 0x74726976);
@@ -355,4 +358,20 @@ TEST_CASE("bad queue setups are refused", "[virtio][hostile]") {
     d.write(mmio::kStatus, 0);
     d.write(mmio::kStatus, kAcknowledge | kDriver | kDriverOk);
     CHECK(d.needs_reset());
+}
+
+TEST_CASE("balloon JSON uses Firecracker's field names", "[virtio][balloon]") {
+    Kvm kvm;
+    auto vm = balloon_vm(kvm, {.amount_mib = 3, .stats_polling_interval_s = 2});
+    auto cfg = to_json(vm->balloon()->config());
+    CHECK(cfg == nlohmann::json{{"amount_mib", 3},
+                                {"deflate_on_oom", false},
+                                {"stats_polling_interval_s", 2},
+                                {"free_page_reporting", false}});
+    auto stats = to_json(vm->balloon()->stats());
+    CHECK(stats["target_pages"] == 768);
+    CHECK(stats["target_mib"] == 3);
+    CHECK(stats["actual_mib"] == 0);
+    CHECK(stats["host"]["driver_ok"] == false);
+    CHECK_FALSE(stats.contains("free_memory")); // the guest has not reported yet
 }

@@ -8,11 +8,15 @@
 #include "vmm/machine/mmio_bus.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
+#include <cstdio>
+
 namespace foldvm {
 
 DeviceManager::DeviceManager(GuestMemory& memory, MmioBus& bus,
-                             std::function<void(uint32_t)> interrupt)
-    : memory_(memory), bus_(bus), interrupt_(std::move(interrupt)) {}
+                             std::function<void(uint32_t)> interrupt,
+                             std::function<void()> vcpu_wait)
+    : memory_(memory), bus_(bus), interrupt_(std::move(interrupt)),
+      vcpu_wait_(std::move(vcpu_wait)) {}
 
 DeviceManager::~DeviceManager() {
     // Stop background work (statistics timers) before the VM goes away; the
@@ -28,8 +32,8 @@ BalloonDevice& DeviceManager::add_balloon(const BalloonConfig& config) {
     uint32_t slot = static_cast<uint32_t>(devices_.size());
     uint32_t irq = kFirstDeviceIrq + slot;
     auto device = std::make_shared<BalloonDevice>(config, memory_.size());
-    auto transport =
-        std::make_shared<virtio::MmioTransport>(memory_, device, [this, irq] { interrupt_(irq); });
+    auto transport = std::make_shared<virtio::MmioTransport>(
+        memory_, device, [this, irq] { interrupt_(irq); }, vcpu_wait_);
     uint64_t base = mmio_slot_base(memory_.size(), slot);
     bus_.add(base, kMmioSlotSize, transport);
     devices_.push_back({FOLDVM_DEV_VIRTIO_MMIO, irq, base, kMmioSlotSize});
@@ -44,6 +48,18 @@ uint64_t DeviceManager::window_base() const {
 
 uint64_t DeviceManager::window_size() const {
     return devices_.empty() ? 0 : kMmioWindowSize;
+}
+
+std::string DeviceManager::linux_cmdline() const {
+    std::string out;
+    for (const foldvm_device& d : devices_) {
+        char item[80];
+        std::snprintf(item, sizeof item, "%svirtio_mmio.device=%lluK@0x%llx:%u",
+                      out.empty() ? "" : " ", static_cast<unsigned long long>(d.mmio_size >> 10),
+                      static_cast<unsigned long long>(d.mmio_base), d.irq);
+        out += item;
+    }
+    return out;
 }
 
 } // namespace foldvm

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace foldvm {
@@ -23,8 +24,10 @@ class MmioTransport;
 class DeviceManager {
   public:
     // `interrupt(irq)` raises a device interrupt line (for unikernels that
-    // poll: wakes the guest's POLL hypercall).
-    DeviceManager(GuestMemory& memory, MmioBus& bus, std::function<void(uint32_t irq)> interrupt);
+    // poll: wakes the guest's POLL hypercall). `vcpu_wait` runs on a vCPU
+    // thread that waits for a device held by another vCPU (Vm::yield_to_pause).
+    DeviceManager(GuestMemory& memory, MmioBus& bus, std::function<void(uint32_t irq)> interrupt,
+                  std::function<void()> vcpu_wait = {});
     ~DeviceManager();
     DeviceManager(const DeviceManager&) = delete;
     DeviceManager& operator=(const DeviceManager&) = delete;
@@ -39,11 +42,15 @@ class DeviceManager {
     // The window to identity-map for the guest; size 0 when there are no devices.
     uint64_t window_base() const;
     uint64_t window_size() const;
+    // The same devices for a Linux guest's command line:
+    // "virtio_mmio.device=4K@0xd0000000:5 ...".
+    std::string linux_cmdline() const;
 
   private:
     GuestMemory& memory_;
     MmioBus& bus_;
     std::function<void(uint32_t)> interrupt_;
+    std::function<void()> vcpu_wait_;
     std::vector<foldvm_device> devices_;
     std::shared_ptr<BalloonDevice> balloon_;
     std::shared_ptr<virtio::MmioTransport> balloon_transport_;

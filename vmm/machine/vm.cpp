@@ -65,8 +65,9 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     if (config_.ksm_mergeable &&
         ::madvise(memory_->host_base(), memory_->size(), MADV_MERGEABLE) != 0)
         throw_errno("madvise(MADV_MERGEABLE) on guest RAM");
-    devices_ = std::make_unique<DeviceManager>(*memory_, mmio_bus_,
-                                               [this](uint32_t) { raise_guest_event(); });
+    devices_ = std::make_unique<DeviceManager>(
+        *memory_, mmio_bus_, [this](uint32_t) { raise_guest_event(); },
+        [this] { yield_to_pause(); });
     if (config_.balloon) devices_->add_balloon(*config_.balloon);
     load_guest();
     make_guest_abi(config_.abi)->attach(*this);

@@ -2,15 +2,18 @@
 
 #include "virtio_spec.hpp"
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace foldvm::virtio {
 
 using namespace mmio;
 
 MmioTransport::MmioTransport(GuestMemory& memory, std::shared_ptr<VirtioDevice> device,
-                             std::function<void()> interrupt)
-    : memory_(memory), device_(std::move(device)), interrupt_(std::move(interrupt)) {
+                             std::function<void()> interrupt, std::function<void()> vcpu_wait)
+    : memory_(memory), device_(std::move(device)), interrupt_(std::move(interrupt)),
+      vcpu_wait_(std::move(vcpu_wait)) {
     device_->attach(*this);
 }
 
@@ -40,8 +43,23 @@ uint64_t MmioTransport::error_count() const {
     return errors_;
 }
 
+std::unique_lock<std::mutex> MmioTransport::lock_from_vcpu() {
+    std::unique_lock lock(mutex_, std::try_to_lock);
+    if (lock.owns_lock()) return lock;
+    if (!vcpu_wait_) {
+        lock.lock();
+        return lock;
+    }
+    // The holder may be a vCPU parked for a pause that waits for us too.
+    while (!lock.try_lock()) {
+        vcpu_wait_();
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    return lock;
+}
+
 void MmioTransport::mmio_read(uint64_t offset, uint8_t* data, uint32_t size) {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_from_vcpu();
     run_service();
     std::memset(data, 0, size);
     if (offset >= kConfig) {
@@ -57,7 +75,7 @@ void MmioTransport::mmio_read(uint64_t offset, uint8_t* data, uint32_t size) {
 }
 
 void MmioTransport::mmio_write(uint64_t offset, const uint8_t* data, uint32_t size) {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_from_vcpu();
     run_service();
     if (offset >= kConfig) {
         uint64_t off = offset - kConfig;

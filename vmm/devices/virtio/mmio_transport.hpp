@@ -25,8 +25,10 @@ class MmioTransport final : public MmioHandler, private VirtioContext {
     static constexpr uint32_t kMaxQueues = 8;
     // `interrupt` raises the device's interrupt line (for polling unikernels:
     // wakes the guest's POLL hypercall). Called with the transport lock held.
+    // `vcpu_wait` runs while a vCPU waits for the transport lock held by
+    // another vCPU, so that one can park for a VM pause it is waiting for.
     MmioTransport(GuestMemory& memory, std::shared_ptr<VirtioDevice> device,
-                  std::function<void()> interrupt);
+                  std::function<void()> interrupt, std::function<void()> vcpu_wait = {});
     ~MmioTransport() override;
 
     void mmio_read(uint64_t offset, uint8_t* data, uint32_t size) override;
@@ -59,10 +61,12 @@ class MmioTransport final : public MmioHandler, private VirtioContext {
     template <typename F> void guarded(F&& call);
     Virtqueue* selected_queue();
     void run_service();
+    std::unique_lock<std::mutex> lock_from_vcpu();
 
     GuestMemory& memory_;
     std::shared_ptr<VirtioDevice> device_;
     std::function<void()> interrupt_;
+    std::function<void()> vcpu_wait_;
     mutable std::mutex mutex_;
     std::array<Virtqueue, kMaxQueues> queues_;
     std::atomic<bool> service_requested_{false};

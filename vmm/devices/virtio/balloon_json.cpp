@@ -1,0 +1,29 @@
+#include "balloon_json.hpp"
+
+namespace foldvm {
+
+nlohmann::json to_json(const BalloonConfig& config) {
+    return {{"amount_mib", config.amount_mib},
+            {"deflate_on_oom", config.deflate_on_oom},
+            {"stats_polling_interval_s", config.stats_polling_interval_s},
+            {"free_page_reporting", config.free_page_reporting}};
+}
+
+nlohmann::json to_json(const BalloonStats& stats) {
+    nlohmann::json j = {{"target_pages", stats.target_pages},
+                        {"actual_pages", stats.actual_pages},
+                        {"target_mib", stats.target_mib},
+                        {"actual_mib", stats.actual_mib}};
+    for (const auto& [name, value] : stats.guest)
+        j[name] = value;
+    nlohmann::json host = {
+        {"inflated_pages", stats.inflated_pages}, {"deflated_pages", stats.deflated_pages},
+        {"reported_pages", stats.reported_pages}, {"invalid_pfns", stats.invalid_pfns},
+        {"driver_ok", stats.driver_ok},           {"needs_reset", stats.needs_reset},
+        {"device_error", stats.device_error}};
+    if (stats.stats_age_s >= 0) host["stats_age_s"] = stats.stats_age_s;
+    j["host"] = host;
+    return j;
+}
+
+} // namespace foldvm
