@@ -47,6 +47,8 @@ const std::string& busy_response() {
     return r;
 }
 
+constexpr size_t kMaxLingerBytes = 16u << 20; // of a refused body, read and dropped
+
 sockaddr_un make_address(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -106,6 +108,7 @@ struct ApiServer::Impl {
         : options(std::move(o)), ctx(host, dedup), router(ctx),
           workers(std::max(1u, options.worker_threads)), acceptor(ioc), retry_timer(ioc) {
         ctx.log = options.log;
+        ctx.max_vms = options.max_vms;
     }
 
     void accept();
@@ -224,6 +227,9 @@ class Session : public std::enable_shared_from_this<Session> {
         server_.router.count(r);
         server_.requests_in_flight.fetch_add(1);
         head_ = false;
+        // The client may still be sending the body it was refused: read and
+        // drop some of it after the answer so that the answer reaches it.
+        linger_ = ec == http::error::body_limit;
         send(std::move(r), true);
     }
 
@@ -253,8 +259,23 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void on_write(beast::error_code ec, size_t) {
         server_.requests_in_flight.fetch_sub(1);
+        if (!ec && linger_) return linger();
         if (ec || !res_.keep_alive()) return close();
         read_header();
+    }
+
+    void linger() {
+        beast::error_code ec;
+        stream_.socket().shutdown(Local::socket::shutdown_send, ec);
+        stream_.expires_after(std::chrono::seconds(2));
+        discard_.resize(64 << 10);
+        stream_.async_read_some(net::buffer(discard_),
+                                [self = shared_from_this()](beast::error_code rec, size_t n) {
+                                    self->lingered_ += n;
+                                    if (rec || self->lingered_ > kMaxLingerBytes)
+                                        return self->close();
+                                    self->linger();
+                                });
     }
 
     void close() {
@@ -275,6 +296,9 @@ class Session : public std::enable_shared_from_this<Session> {
     http::request<http::string_body> req_;
     ApiRequest request_;
     bool head_ = false;
+    bool linger_ = false;
+    size_t lingered_ = 0;
+    std::vector<char> discard_;
     http::response<http::string_body> res_;
 };
 

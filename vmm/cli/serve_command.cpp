@@ -39,6 +39,9 @@ void add_serve_command(CLI::App& app, ServeOptions& o, int& result) {
                      "Threads serving API connections (0 = one per CPU, at least 2)")
         ->check(CLI::Range(0u, 256u))
         ->capture_default_str();
+    serve->add_option("--max-vms", o.max_vms, "Most VMs at once; POST /vms answers 409 beyond")
+        ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+        ->capture_default_str();
     serve->callback([&o, &result] { result = serve_command(o); });
 }
 
@@ -63,6 +66,7 @@ int serve_command(const ServeOptions& o) {
     api::ApiServerOptions api_options;
     api_options.socket_path = o.api_sock;
     api_options.io_threads = o.api_threads;
+    api_options.max_vms = o.max_vms;
     api_options.log = log_line;
     api::ApiServer server(host, sharing, api_options);
     log_line("serving the API on " + o.api_sock + " (dedup " + to_string(mode) + ")");

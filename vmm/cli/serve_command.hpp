@@ -13,6 +13,7 @@ struct ServeOptions {
     std::string dedup_mode = "builtin";
     std::vector<std::string> dedup_opts;
     unsigned api_threads = 0;
+    size_t max_vms = 4096;
 };
 
 // Registers `serve`; its exit status is stored in `result`.
