@@ -50,6 +50,20 @@ struct ApiContext {
         return it->second;
     }
 
+    // Bumped by every change made through the API (knobs, actions, VMs), so
+    // cached views built before it are not served after it.
+    std::atomic<uint64_t> generation{0};
+    void changed() { generation.fetch_add(1, std::memory_order_acq_rel); }
+
+    // GET /dedup answers from a body at most kDedupCacheTtl old: under many
+    // polling clients the engine is asked for its stats ~1000 times a second
+    // instead of once per request.
+    static constexpr auto kDedupCacheTtl = std::chrono::milliseconds(1);
+    std::mutex dedup_cache_mutex;
+    std::string dedup_cache_body;
+    std::chrono::steady_clock::time_point dedup_cache_time{};
+    uint64_t dedup_cache_generation = ~0ull;
+
     // Requests answered, by status code class (index = status / 100).
     std::array<std::atomic<uint64_t>, 6> responses{};
     std::atomic<uint64_t> connections_open{0};

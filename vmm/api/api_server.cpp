@@ -22,6 +22,8 @@
 
 #include <atomic>
 #include <future>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -32,7 +34,6 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using Local = net::local::stream_protocol;
-using Stream = beast::basic_stream<Local>;
 
 namespace {
 
@@ -103,15 +104,21 @@ int bind_unix_socket(const std::string& path, int backlog) {
     return fd;
 }
 
+class Session;
+
 struct ApiServer::Impl {
     Impl(Host& host, DedupService& dedup, ApiServerOptions o)
         : options(std::move(o)), ctx(host, dedup), router(ctx),
-          workers(std::max(1u, options.worker_threads)), acceptor(ioc), retry_timer(ioc) {
+          workers(std::max(1u, options.worker_threads)), acceptor(ioc), retry_timer(ioc),
+          sweep_timer(ioc) {
         ctx.log = options.log;
         ctx.max_vms = options.max_vms;
     }
 
     void accept();
+    // Closes connections past their deadline. One coarse timer for all
+    // connections keeps timer work off the per-request path.
+    void sweep();
     void log(const std::string& msg) {
         if (options.log) options.log(msg);
     }
@@ -123,6 +130,10 @@ struct ApiServer::Impl {
     ino_t sock_ino = 0;
     std::atomic<bool> stopped{false};
     std::atomic<int> requests_in_flight{0}; // read, not yet answered
+    // Live connections, for the deadline sweep. Declared before the
+    // io_context: sessions its queued handlers own unregister as it dies.
+    std::mutex sessions_mutex;
+    std::list<std::weak_ptr<Session>> sessions;
     // Destroyed in reverse order: the io_context (and the sessions its queued
     // handlers own) goes before the router and context they use.
     net::io_context ioc;
@@ -131,41 +142,67 @@ struct ApiServer::Impl {
     net::thread_pool workers;
     Local::acceptor acceptor;
     net::steady_timer retry_timer;
+    net::steady_timer sweep_timer;
     std::vector<std::thread> threads;
 };
-
-namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
   public:
     Session(Local::socket socket, ApiServer::Impl& server)
-        : stream_(std::move(socket)), server_(server) {
+        : socket_(std::move(socket)), server_(server) {
         server_.ctx.connections_open.fetch_add(1, std::memory_order_relaxed);
         server_.ctx.connections_total.fetch_add(1, std::memory_order_relaxed);
     }
-    ~Session() { server_.ctx.connections_open.fetch_sub(1, std::memory_order_relaxed); }
+    ~Session() {
+        server_.ctx.connections_open.fetch_sub(1, std::memory_order_relaxed);
+        if (registered_) {
+            std::lock_guard lock(server_.sessions_mutex);
+            server_.sessions.erase(self_it_);
+        }
+    }
 
     void start() {
-        net::dispatch(stream_.get_executor(),
+        {
+            std::lock_guard lock(server_.sessions_mutex);
+            self_it_ = server_.sessions.insert(server_.sessions.end(), weak_from_this());
+            registered_ = true;
+        }
+        net::dispatch(socket_.get_executor(),
                       beast::bind_front_handler(&Session::read_header, shared_from_this()));
     }
 
+    // Called by the sweeper (any thread).
+    bool expired(std::chrono::steady_clock::time_point now) const {
+        int64_t d = deadline_ns_.load(std::memory_order_relaxed);
+        return d != 0 && now.time_since_epoch().count() > d;
+    }
+    void expire() {
+        net::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
+    }
+
   private:
+    void set_deadline(std::chrono::steady_clock::duration d) {
+        deadline_ns_.store((std::chrono::steady_clock::now() + d).time_since_epoch().count(),
+                           std::memory_order_relaxed);
+    }
+    void clear_deadline() { deadline_ns_.store(0, std::memory_order_relaxed); }
+
     void read_header() {
         parser_.emplace();
         parser_->body_limit(kMaxBodyBytes);
         parser_->header_limit(kMaxHeaderBytes);
-        stream_.expires_after(server_.options.idle_timeout);
-        http::async_read_header(stream_, buffer_, *parser_,
+        set_deadline(server_.options.idle_timeout);
+        http::async_read_header(socket_, buffer_, *parser_,
                                 beast::bind_front_handler(&Session::on_header, shared_from_this()));
     }
 
     void on_header(beast::error_code ec, size_t) {
         if (ec) return on_read_error(ec);
+        if (parser_->is_done()) return on_read({}, 0); // no body
         const auto& req = parser_->get();
-        if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
-            stream_.expires_after(server_.options.request_timeout);
-            net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+        set_deadline(server_.options.request_timeout);
+        if (beast::iequals(req[http::field::expect], "100-continue")) {
+            net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
                              [self = shared_from_this()](beast::error_code wec, size_t) {
                                  if (wec) return self->close();
                                  self->read_body();
@@ -176,13 +213,13 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void read_body() {
-        stream_.expires_after(server_.options.request_timeout);
-        http::async_read(stream_, buffer_, *parser_,
+        http::async_read(socket_, buffer_, *parser_,
                          beast::bind_front_handler(&Session::on_read, shared_from_this()));
     }
 
     void on_read(beast::error_code ec, size_t) {
         if (ec) return on_read_error(ec);
+        clear_deadline(); // a handler may take long; the write sets a new one
         server_.requests_in_flight.fetch_add(1);
         req_ = parser_->release();
         request_.method =
@@ -197,7 +234,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (match.route && match.route->options.blocking) {
             net::post(server_.workers, [self = shared_from_this(), match = std::move(match)] {
                 ApiResponse response = self->server_.router.run(match, self->request_);
-                net::post(self->stream_.get_executor(),
+                net::post(self->socket_.get_executor(),
                           [self, response = std::move(response)]() mutable {
                               self->send(std::move(response), false);
                           });
@@ -252,8 +289,8 @@ class Session : public std::enable_shared_from_this<Session> {
             close_after = true;
         }
         res_.keep_alive(!close_after && req_.keep_alive());
-        stream_.expires_after(server_.options.request_timeout);
-        http::async_write(stream_, res_,
+        set_deadline(server_.options.request_timeout);
+        http::async_write(socket_, res_,
                           beast::bind_front_handler(&Session::on_write, shared_from_this()));
     }
 
@@ -266,10 +303,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void linger() {
         beast::error_code ec;
-        stream_.socket().shutdown(Local::socket::shutdown_send, ec);
-        stream_.expires_after(std::chrono::seconds(2));
+        socket_.shutdown(Local::socket::shutdown_send, ec);
+        set_deadline(std::chrono::seconds(2));
         discard_.resize(64 << 10);
-        stream_.async_read_some(net::buffer(discard_),
+        socket_.async_read_some(net::buffer(discard_),
                                 [self = shared_from_this()](beast::error_code rec, size_t n) {
                                     self->lingered_ += n;
                                     if (rec || self->lingered_ > kMaxLingerBytes)
@@ -279,9 +316,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void close() {
+        clear_deadline();
         beast::error_code ec;
-        stream_.socket().shutdown(Local::socket::shutdown_both, ec);
-        stream_.close();
+        socket_.shutdown(Local::socket::shutdown_both, ec);
+        socket_.close(ec);
     }
 
     static const std::string& server_header() {
@@ -289,8 +327,11 @@ class Session : public std::enable_shared_from_this<Session> {
         return s;
     }
 
-    Stream stream_;
+    Local::socket socket_; // its executor is a strand
     ApiServer::Impl& server_;
+    std::atomic<int64_t> deadline_ns_{0}; // steady clock; 0 = none
+    std::list<std::weak_ptr<Session>>::iterator self_it_;
+    bool registered_ = false;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     http::request<http::string_body> req_;
@@ -302,7 +343,22 @@ class Session : public std::enable_shared_from_this<Session> {
     http::response<http::string_body> res_;
 };
 
-} // namespace
+void ApiServer::Impl::sweep() {
+    sweep_timer.expires_after(std::chrono::milliseconds(500));
+    sweep_timer.async_wait([this](beast::error_code ec) {
+        if (ec) return;
+        auto now = std::chrono::steady_clock::now();
+        std::vector<std::shared_ptr<Session>> late;
+        {
+            std::lock_guard lock(sessions_mutex);
+            for (auto& w : sessions)
+                if (auto s = w.lock(); s && s->expired(now)) late.push_back(std::move(s));
+        }
+        for (auto& s : late)
+            s->expire();
+        sweep();
+    });
+}
 
 void ApiServer::Impl::accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, Local::socket sock) {
@@ -344,6 +400,7 @@ ApiServer::ApiServer(Host& host, DedupService& dedup, ApiServerOptions options)
         throw std::runtime_error("API socket: " + ec.message());
     }
     s.accept();
+    s.sweep();
     unsigned n = s.options.io_threads;
     if (n == 0) n = std::max(2u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < n; ++i)
@@ -364,6 +421,7 @@ void ApiServer::stop() {
         beast::error_code ec;
         s.acceptor.close(ec);
         s.retry_timer.cancel();
+        s.sweep_timer.cancel();
         closed.set_value();
     });
     closed.get_future().wait_for(std::chrono::seconds(2));

@@ -18,7 +18,7 @@ struct ApiServerOptions {
     unsigned io_threads = 0;     // 0: one per CPU, at least 2
     unsigned worker_threads = 4; // for blocking handlers (create, state changes, ...)
     size_t max_connections = 1024;
-    size_t max_vms = 4096; // POST /vms answers 409 beyond this
+    size_t max_vms = 4096;                    // POST /vms answers 409 beyond this
     std::chrono::seconds idle_timeout{60};    // keep-alive connection without a request
     std::chrono::seconds request_timeout{30}; // to receive a request or send a response
     std::function<void(const std::string&)> log;

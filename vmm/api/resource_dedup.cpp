@@ -34,7 +34,24 @@ nlohmann::json dedup_json(ApiContext& ctx) {
 }
 
 ApiResponse get_dedup(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
-    return json_response(200, dedup_json(ctx));
+    auto now = std::chrono::steady_clock::now();
+    uint64_t gen = ctx.generation.load(std::memory_order_acquire);
+    {
+        std::lock_guard lock(ctx.dedup_cache_mutex);
+        if (ctx.dedup_cache_generation == gen && now - ctx.dedup_cache_time < ctx.kDedupCacheTtl) {
+            ApiResponse r;
+            r.body = ctx.dedup_cache_body;
+            return r;
+        }
+    }
+    ApiResponse r = json_response(200, dedup_json(ctx));
+    std::lock_guard lock(ctx.dedup_cache_mutex);
+    if (now > ctx.dedup_cache_time || ctx.dedup_cache_generation != gen) {
+        ctx.dedup_cache_body = r.body;
+        ctx.dedup_cache_time = now;
+        ctx.dedup_cache_generation = gen;
+    }
+    return r;
 }
 
 ApiResponse patch_dedup(ApiContext& ctx, const ApiRequest& req, const RouteParams&) {
@@ -61,6 +78,7 @@ ApiResponse patch_dedup(ApiContext& ctx, const ApiRequest& req, const RouteParam
         for (const auto& [name, value] : changes)
             cfg.set(name, value);
         engine.set_config(cfg); // applies all at once and wakes the scanner
+        ctx.changed();
     }
     return json_response(200, dedup_json(ctx));
 }
@@ -81,9 +99,11 @@ ApiResponse dedup_action(ApiContext& ctx, const ApiRequest& req, const RoutePara
                 409, "scan_now needs run=1 (run is " + std::to_string(engine.config().run) + ")",
                 "action");
         engine.scan_now();
+        ctx.changed();
         return json_response(202, {{"action", *action}, {"status", "started"}});
     }
     engine.unmerge_all();
+    ctx.changed();
     return json_response(200, {{"action", *action}, {"status", "done"}});
 }
 

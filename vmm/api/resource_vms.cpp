@@ -128,6 +128,7 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
                                    .count();
         ctx.meta[id] = meta;
     }
+    ctx.changed();
     auto vm = ctx.host.vm(id);
     if (!vm) throw ApiError(409, "VM " + std::to_string(id) + " was removed while starting");
     vm->start();
@@ -196,12 +197,14 @@ ApiResponse set_state(ApiContext& ctx, const ApiRequest& req, const RouteParams&
                 throw ApiError(500, "VM " + std::to_string(id) + " did not stop within 10 s");
         }
     }
+    ctx.changed();
     return json_response(200, vm_json(ctx, id, *vm, false));
 }
 
 ApiResponse delete_vm(ApiContext& ctx, const ApiRequest&, const RouteParams& params) {
     uint64_t id = parse_id(params);
     if (!ctx.host.remove_vm(id)) throw ApiError(404, "no VM with id " + std::to_string(id), "id");
+    ctx.changed();
     {
         std::lock_guard lock(ctx.meta_mutex);
         ctx.meta.erase(id);
