@@ -28,6 +28,17 @@ expect_count guest-stress 'memfill: done writes=[0-9]+ mismatches=0$' 4
 if [ "${total:-0}" -ge 1000000 ]; then pass "guest-stress: $total guest writes checked"; else fail "guest-stress: only ${total:-0} writes"; fi
 if [ "${cow:-0}" -ge 1000 ]; then pass "guest-stress: $cow COW breaks raced with merges"; else fail "guest-stress: cow_breaks=${cow:-none}"; fi
 
+# The same with KVM's dirty ring instead of the dirty bitmap: COW breaks are
+# only seen if the ring really reports the guests' writes.
+expect_rc dirty-ring 0 "$FOLDVM" run "$GUESTS/memfill.elf" --count 3 --mem 32M --dirty-log ring \
+    --cmdline "shared=0.75 zero=0.05 churn=2000 verify verify_ms=500 duration_ms=3000" \
+    --dedup-opt sleep_millisecs=5 --stats-interval 1 --summary
+expect_count dirty-ring 'memfill: done writes=[0-9]+ mismatches=0$' 3
+ring_cow=$(grep -o '"cow_breaks":[0-9]*' "$TMP/dirty-ring.out" | tail -1 | cut -d: -f2)
+ring_sharing=$(grep -o '"pages_sharing":[0-9]*' "$TMP/dirty-ring.out" | tail -1 | cut -d: -f2)
+if [ "${ring_cow:-0}" -gt 100 ]; then pass "dirty-ring: cow_breaks=$ring_cow"; else fail "dirty-ring: cow_breaks=${ring_cow:-none}"; fi
+if [ "${ring_sharing:-0}" -gt 1000 ]; then pass "dirty-ring: pages_sharing=$ring_sharing"; else fail "dirty-ring: pages_sharing=${ring_sharing:-none}"; fi
+
 expect_rc dedup-off 0 "$FOLDVM" run "$GUESTS/cowcheck.elf" --count 2 --dedup off
 expect_count dedup-off 'cowcheck: ok' 2
 

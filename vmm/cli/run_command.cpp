@@ -124,6 +124,9 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
     run->add_option("--stats-interval", o.stats_interval_s,
                     "Print dedup stats as JSON lines to stderr every SEC seconds")
         ->check(CLI::NonNegativeNumber);
+    run->add_option("--dirty-log", o.dirty_log,
+                    "How guest writes are tracked for dedup: bitmap or ring (KVM dirty ring)")
+        ->check(CLI::IsMember({"bitmap", "ring"}))->capture_default_str();
     run->add_flag("--summary", o.summary, "Print a memory summary to stderr at the end");
     run->add_option("--api-sock", o.api_sock, "Serve the REST API on this Unix socket during the run");
     auto* balloon = run->add_option("--balloon", o.balloon,
@@ -149,6 +152,7 @@ int run_command(const RunOptions& o) {
     DedupMode mode = parse_dedup_mode(o.dedup_mode);
     base.ksm_mergeable = mode == DedupMode::Ksm;
     base.dirty_logging = mode == DedupMode::Builtin;
+    base.dirty_ring = o.dirty_log == "ring";
     if (o.balloon_enabled) base.balloon = parse_balloon_options(o.balloon);
     base.validate();
     dedup::DedupConfig dedup_config;

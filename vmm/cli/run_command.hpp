@@ -22,6 +22,7 @@ struct RunOptions {
     std::vector<std::string> dedup_opts;
     double stats_interval_s = 0;
     std::string api_sock;
+    std::string dirty_log = "bitmap";
     bool summary = false;
     bool balloon_enabled = false; // --balloon given (its value may be empty)
     std::string balloon;          // --balloon key=value,...

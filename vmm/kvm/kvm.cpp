@@ -134,6 +134,10 @@ void VmFd::clear_dirty_log(uint32_t slot, uint64_t first_page, uint32_t num_page
         throw_errno("KVM_CLEAR_DIRTY_LOG slot " + std::to_string(slot));
 }
 
+void VmFd::reset_dirty_rings() {
+    if (::ioctl(fd_.get(), KVM_RESET_DIRTY_RINGS, 0) < 0) throw_errno("KVM_RESET_DIRTY_RINGS");
+}
+
 int VcpuFd::run_once() {
     if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
         if (errno == EINTR || errno == EAGAIN) return -errno;

@@ -44,6 +44,8 @@ class VmFd {
     // Returns false if the ioctl failed with ENOENT (slot without dirty log).
     void get_dirty_log(uint32_t slot, void* bitmap);
     void clear_dirty_log(uint32_t slot, uint64_t first_page, uint32_t num_pages, void* bitmap);
+    // Re-arms every harvested dirty-ring entry of every vCPU.
+    void reset_dirty_rings();
 
   private:
     UniqueFd fd_;

@@ -61,6 +61,7 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     GuestMemoryOptions mem_opts;
     mem_opts.size = config_.mem_bytes;
     mem_opts.dirty_logging = config_.dirty_logging;
+    mem_opts.dirty_ring = config_.dirty_ring;
     memory_ = std::make_unique<GuestMemory>(vm_fd_, mem_opts);
     if (config_.ksm_mergeable &&
         ::madvise(memory_->host_base(), memory_->size(), MADV_MERGEABLE) != 0)
@@ -118,6 +119,7 @@ void Vm::load_guest() {
 
     for (int i = 0; i < config_.vcpus; ++i) {
         auto vcpu = std::make_unique<Vcpu>(Vcpu{i, vm_fd_.create_vcpu(i), {}});
+        memory_->attach_vcpu(vcpu->fd.fd());
         kvm_sregs sregs = vcpu->fd.get_sregs();
         setup_long_mode_sregs(sregs, config_.guest_cpl);
         vcpu->fd.set_sregs(sregs);
@@ -312,6 +314,9 @@ bool Vm::handle_exit(Vcpu& vcpu) {
                    register_dump(vcpu));
         return false;
     }
+    case KVM_EXIT_DIRTY_RING_FULL:
+        memory_->harvest_dirty_rings(); // make room, then re-enter
+        return true;
     case KVM_EXIT_INTR:
         return true;
     default:

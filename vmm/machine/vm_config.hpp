@@ -26,6 +26,7 @@ struct VmConfig {
     std::string dedup_domain = "default";
     uint64_t index = 0; // position in a launch group, exposed to the guest
     bool dirty_logging = true;
+    bool dirty_ring = false; // per-vCPU dirty rings instead of the bitmap
     bool ksm_mergeable = false; // --dedup ksm: hand RAM to the host's ksmd
     std::optional<BalloonConfig> balloon; // a virtio balloon device
 

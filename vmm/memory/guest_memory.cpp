@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "common/linux_compat.h"
 #include "vmm/kvm/kvm.hpp"
+#include "vmm/memory/dirty_ring.hpp"
 
 #include <sys/mman.h>
 
@@ -21,9 +22,20 @@ GuestMemory::GuestMemory(VmFd& vm, const GuestMemoryOptions& opts) : vm_(vm) {
     if (opts.dirty_logging) {
         flags |= KVM_MEM_LOG_DIRTY_PAGES;
         dirty_logging_ = true;
+        if (opts.dirty_ring) {
+            int max = vm.check_extension(KVM_CAP_DIRTY_LOG_RING);
+            ring_bytes_ = choose_dirty_ring_bytes(max, opts.dirty_ring_bytes);
+            if (ring_bytes_) {
+                // ACQ_REL is the variant for weakly ordered hosts; on x86
+                // both work, prefer it when offered.
+                bool acq_rel = vm.check_extension(KVM_CAP_DIRTY_LOG_RING_ACQ_REL) > 0;
+                vm.enable_cap(acq_rel ? KVM_CAP_DIRTY_LOG_RING_ACQ_REL : KVM_CAP_DIRTY_LOG_RING,
+                              ring_bytes_);
+            }
+        }
         // Manual protect lets us re-arm only the pages we consumed and starts
         // with every bit set, so the first scan treats all pages as unknown.
-        if (vm.check_extension(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0) {
+        if (!ring_bytes_ && vm.check_extension(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0) {
             vm.enable_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
                           KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET);
             manual_protect_ = true;
@@ -71,11 +83,50 @@ void GuestMemory::record_vmm_write(uint64_t gpa, uint64_t len) {
         vmm_log_[page / 64].fetch_or(1ull << (page % 64), std::memory_order_release);
 }
 
+GuestMemory::~GuestMemory() = default;
+
+const char* GuestMemory::dirty_log_mode() const {
+    return !dirty_logging_ ? "off" : ring_bytes_ ? "ring" : "bitmap";
+}
+
+void GuestMemory::attach_vcpu(int vcpu_fd) {
+    if (!ring_bytes_) return;
+    std::lock_guard lock(ring_mutex_);
+    rings_.push_back(std::make_unique<DirtyRing>(vcpu_fd, ring_bytes_));
+}
+
+void GuestMemory::harvest_dirty_rings() {
+    if (!ring_bytes_) return;
+    std::lock_guard lock(ring_mutex_);
+    if (ring_bits_.empty()) ring_bits_.assign((size() / kPageSize + 63) / 64, 0);
+    size_t harvested = 0;
+    for (auto& ring : rings_) {
+        harvested += ring->harvest([&](uint32_t slot, uint64_t offset) {
+            if (slot >= slots_.size() || offset >= slots_[slot].size / kPageSize) return;
+            uint64_t page = slots_[slot].gpa / kPageSize + offset;
+            ring_bits_[page / 64] |= 1ull << (page % 64);
+        });
+    }
+    if (harvested) vm_.reset_dirty_rings();
+}
+
 void GuestMemory::collect_dirty(uint64_t* bitmap) {
     uint64_t words = (size() / kPageSize + 63) / 64;
     for (uint64_t w = 0; w < words; ++w)
         bitmap[w] |= vmm_log_[w].exchange(0, std::memory_order_acq_rel);
     if (!dirty_logging_) return;
+    if (ring_bytes_) {
+        harvest_dirty_rings();
+        std::lock_guard lock(ring_mutex_);
+        for (uint64_t w = 0; w < words; ++w) {
+            // Rings start empty: the first collection must report every
+            // page as unknown, like the bitmap's INITIALLY_SET.
+            bitmap[w] |= ring_first_ ? ~0ull : ring_bits_[w];
+            ring_bits_[w] = 0;
+        }
+        ring_first_ = false;
+        return;
+    }
     for (const Slot& slot : slots_) {
         uint64_t slot_pages = slot.size / kPageSize;
         scratch_.assign((slot_pages + 63) / 64, 0);

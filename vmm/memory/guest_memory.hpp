@@ -17,6 +17,7 @@
 namespace foldvm {
 
 class VmFd;
+class DirtyRing;
 
 constexpr uint64_t kPageSize = 4096;
 
@@ -25,6 +26,10 @@ struct GuestMemoryOptions {
     uint64_t max_slot_size = 1ull << 30; // split large RAM into several memslots
     bool dirty_logging = true;
     bool no_huge_pages = true; // THP hides 4 KiB duplicates from dedup
+    // Track guest writes with per-vCPU dirty rings instead of the bitmap
+    // when KVM offers them (falls back to the bitmap otherwise).
+    bool dirty_ring = false;
+    uint32_t dirty_ring_bytes = 64 * 1024;
 };
 
 // A contiguous RAM range as the dedup engine sees it.
@@ -37,6 +42,7 @@ struct RamRegion {
 class GuestMemory {
   public:
     GuestMemory(VmFd& vm, const GuestMemoryOptions& opts);
+    ~GuestMemory();
     GuestMemory(const GuestMemory&) = delete;
     GuestMemory& operator=(const GuestMemory&) = delete;
 
@@ -71,6 +77,13 @@ class GuestMemory {
     void set_discarder(Discarder discarder);
     void discard(uint64_t gpa, uint64_t len);
 
+    // Dirty-ring mode: every vCPU's ring must be attached right after the
+    // vCPU is created; a vCPU whose ring filled up harvests before re-entry.
+    void attach_vcpu(int vcpu_fd);
+    void harvest_dirty_rings();
+    // "ring", "bitmap" or "off".
+    const char* dirty_log_mode() const;
+
     std::vector<RamRegion> regions() const;
     size_t slot_count() const { return slots_.size(); }
 
@@ -87,6 +100,11 @@ class GuestMemory {
     bool manual_protect_ = false;
     std::unique_ptr<std::atomic<uint64_t>[]> vmm_log_;
     std::vector<uint64_t> scratch_;
+    uint32_t ring_bytes_ = 0; // 0 = bitmap mode
+    std::mutex ring_mutex_;   // guards rings_, ring_bits_, ring_first_
+    std::vector<std::unique_ptr<DirtyRing>> rings_;
+    std::vector<uint64_t> ring_bits_;
+    bool ring_first_ = true;
     std::mutex discard_mutex_; // held across a discard so replacing the discarder waits
     Discarder discarder_;
 };
