@@ -31,10 +31,6 @@ namespace foldvm::bench {
 
 namespace {
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
 struct Options {
     std::string mem = "2G";
     double fraction = 0.75;
