@@ -107,12 +107,30 @@ int bind_unix_socket(const std::string& path, int backlog) {
 class Session;
 
 struct ApiServer::Impl {
+    // One event loop per io thread, each owning its connections outright (no
+    // strands, no cross-thread wake-ups); the first also runs the acceptor
+    // and the timers.
+    struct Loop {
+        net::io_context ioc{1};
+        // Keeps run() going while a worker still owes a connection its response.
+        net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+    };
+
     Impl(Host& host, DedupService& dedup, ApiServerOptions o)
-        : options(std::move(o)), ctx(host, dedup), router(ctx),
-          workers(std::max(1u, options.worker_threads)), acceptor(ioc), retry_timer(ioc),
-          sweep_timer(ioc) {
+        : options(std::move(o)), ctx(host, dedup), router(ctx), loops(make_loops(options)),
+          ioc(loops[0]->ioc), workers(std::max(1u, options.worker_threads)), acceptor(ioc),
+          retry_timer(ioc), sweep_timer(ioc) {
         ctx.log = options.log;
         ctx.max_vms = options.max_vms;
+    }
+
+    static std::vector<std::unique_ptr<Loop>> make_loops(const ApiServerOptions& o) {
+        unsigned n =
+            o.io_threads ? o.io_threads : std::max(2u, std::thread::hardware_concurrency());
+        std::vector<std::unique_ptr<Loop>> loops;
+        for (unsigned i = 0; i < n; ++i)
+            loops.push_back(std::make_unique<Loop>());
+        return loops;
     }
 
     void accept();
@@ -130,15 +148,15 @@ struct ApiServer::Impl {
     ino_t sock_ino = 0;
     std::atomic<bool> stopped{false};
     std::atomic<int> requests_in_flight{0}; // read, not yet answered
-    // Live connections, for the deadline sweep. Declared before the
-    // io_context: sessions its queued handlers own unregister as it dies.
+    // Live connections, for the deadline sweep. Declared before the event
+    // loops: sessions their queued handlers own unregister as they die.
     std::mutex sessions_mutex;
     std::list<std::weak_ptr<Session>> sessions;
-    // Destroyed in reverse order: the io_context (and the sessions its queued
-    // handlers own) goes before the router and context they use.
-    net::io_context ioc;
-    // Keeps run() going while a worker still owes a connection its response.
-    net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+    // Destroyed in reverse order: the event loops (and the sessions their
+    // queued handlers own) go before the router and context they use.
+    std::vector<std::unique_ptr<Loop>> loops;
+    net::io_context& ioc; // loops[0]
+    size_t next_loop = 0;
     net::thread_pool workers;
     Local::acceptor acceptor;
     net::steady_timer retry_timer;
@@ -327,7 +345,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return s;
     }
 
-    Local::socket socket_; // its executor is a strand
+    Local::socket socket_; // bound to one single-threaded event loop
     ApiServer::Impl& server_;
     std::atomic<int64_t> deadline_ns_{0}; // steady clock; 0 = none
     std::list<std::weak_ptr<Session>>::iterator self_it_;
@@ -361,7 +379,8 @@ void ApiServer::Impl::sweep() {
 }
 
 void ApiServer::Impl::accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, Local::socket sock) {
+    net::io_context& target = loops[next_loop++ % loops.size()]->ioc;
+    acceptor.async_accept(target, [this](beast::error_code ec, Local::socket sock) {
         if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
         if (ec) {
             // EMFILE and friends: back off instead of spinning.
@@ -401,10 +420,8 @@ ApiServer::ApiServer(Host& host, DedupService& dedup, ApiServerOptions options)
     }
     s.accept();
     s.sweep();
-    unsigned n = s.options.io_threads;
-    if (n == 0) n = std::max(2u, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < n; ++i)
-        s.threads.emplace_back([&s] { s.ioc.run(); });
+    for (auto& loop : s.loops)
+        s.threads.emplace_back([&ioc = loop->ioc] { ioc.run(); });
 }
 
 ApiServer::~ApiServer() {
@@ -429,8 +446,10 @@ void ApiServer::stop() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (s.requests_in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    s.work.reset();
-    s.ioc.stop();
+    for (auto& loop : s.loops) {
+        loop->work.reset();
+        loop->ioc.stop();
+    }
     for (auto& t : s.threads)
         t.join();
     beast::error_code ec;

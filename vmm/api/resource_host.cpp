@@ -49,7 +49,8 @@ ApiResponse get_host(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
 } // namespace
 
 void register_host_routes(Router& r) {
-    r.add("GET", "/host", get_host);
+    // Off the event loop: mincore() over all guest RAM, and the engine lock.
+    r.add("GET", "/host", get_host, {.blocking = true});
 }
 
 } // namespace foldvm::api

@@ -303,7 +303,8 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
 } // namespace
 
 void register_metrics_routes(Router& r) {
-    r.add("GET", "/metrics", metrics);
+    // Off the event loop: mincore() over all guest RAM, and the engine lock.
+    r.add("GET", "/metrics", metrics, {.blocking = true});
 }
 
 } // namespace foldvm::api

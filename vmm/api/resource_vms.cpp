@@ -263,7 +263,7 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
 void register_vm_routes(Router& r) {
     r.add("POST", "/vms", create_vm, {.blocking = true});
     r.add("GET", "/vms", list_vms);
-    r.add("GET", "/vms/{id}", show_vm);
+    r.add("GET", "/vms/{id}", show_vm, {.blocking = true}); // mincore(), engine lock
     r.add("PUT", "/vms/{id}/state", set_state, {.blocking = true});
     r.add("DELETE", "/vms/{id}", delete_vm, {.blocking = true});
     r.add("GET", "/vms/{id}/console", console, {.query = {"tail"}});
