@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,13 @@ FOLDVM = os.environ.get("FOLDVM", "build/foldvm")
 FOLDCTL = os.environ.get("FOLDCTL", "build/foldctl")
 GUEST_DIR = os.environ.get("GUEST_DIR", "build/guest-kernels")
 OPENAPI = os.environ.get("OPENAPI", "vmm/api/openapi.yaml")
+
+
+def make_tmpdir(prefix):
+    """A temporary directory removed when the test script exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def skip(reason):
@@ -320,7 +328,7 @@ class Daemon:
     """`foldvm serve` on a socket in a private temporary directory."""
 
     def __init__(self, *extra, sock=None):
-        self.dir = tempfile.mkdtemp(prefix="foldvm-api-")
+        self.dir = make_tmpdir("foldvm-api-")
         self.sock = sock or os.path.join(self.dir, "api.sock")
         self.log_path = os.path.join(self.dir, "serve.log")
         self.extra = list(extra)

@@ -7,12 +7,11 @@ keeps serving other clients throughout."""
 import json
 import os
 import socket
-import tempfile
 import threading
 import time
 
-from apitest import (Client, Daemon, check, create_vm, guest, parse_raw_response, raw_exchange,
-                     require_kvm, run_tests, spec, wait_until)
+from apitest import (check, create_vm, guest, make_tmpdir, parse_raw_response, raw_exchange,
+                     require_kvm, run_tests, spec, wait_until, Client, Daemon)
 
 require_kvm()
 d = Daemon()
@@ -154,7 +153,7 @@ def test_out_of_range_values_give_the_range():
 
 
 def test_bad_kernel_paths():
-    tmp = tempfile.mkdtemp(prefix="foldvm-bad-")
+    tmp = make_tmpdir("foldvm-bad-")
     fifo = os.path.join(tmp, "fifo")
     os.mkfifo(fifo)
     notelf = os.path.join(tmp, "notelf")

@@ -5,14 +5,13 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 
-from apitest import (FOLDVM, Client, Daemon, check, console_has, create_vm, curl, guest,
-                     require_kvm, run_tests, wait_until)
+from apitest import (check, console_has, create_vm, curl, guest, make_tmpdir, require_kvm,
+                     run_tests, wait_until, Client, Daemon, FOLDVM)
 
 require_kvm()
-tmp = tempfile.mkdtemp(prefix="foldvm-api-daemon-")
+tmp = make_tmpdir("foldvm-api-daemon-")
 
 
 def test_stale_socket_replaced():
