@@ -160,10 +160,6 @@ int run_command(const RunOptions& o) {
 
     Host host;
     DedupService sharing(host, mode, dedup_config);
-    std::unique_ptr<api::ApiServer> api_server;
-    if (!o.api_sock.empty())
-        api_server = std::make_unique<api::ApiServer>(host, sharing,
-                                                      api::ApiServerOptions{.socket_path = o.api_sock});
     bool prefix = o.count > 1;
     VmEvents events;
     events.console_line = [prefix](uint64_t index, const std::string& line) {
@@ -185,6 +181,12 @@ int run_command(const RunOptions& o) {
         cfg.index = static_cast<uint64_t>(i);
         ids.push_back(host.create_vm(cfg, events));
     }
+    // The socket appears only once the VMs exist, so a client that waits for
+    // it never sees an empty host.
+    std::unique_ptr<api::ApiServer> api_server;
+    if (!o.api_sock.empty())
+        api_server = std::make_unique<api::ApiServer>(host, sharing,
+                                                      api::ApiServerOptions{.socket_path = o.api_sock});
     for (uint64_t id : ids) host.vm(id)->start();
     auto started = std::chrono::steady_clock::now();
     StatsPrinter printer(sharing, o.stats_interval_s, started);
