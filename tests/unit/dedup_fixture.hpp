@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <cstring>
+#include <vector>
 
 namespace foldvm::test {
 
@@ -58,6 +59,8 @@ inline dedup::DedupConfig fast_config() {
     return c;
 }
 
+// The /proc/self/pagemap entries of a range, one per page.
+std::vector<uint64_t> pagemap_entries(const uint8_t* base, size_t pages);
 // Resident anonymous (private, non-file) pages in a range, from pagemap.
 size_t private_resident_pages(const uint8_t* base, size_t pages);
 

@@ -16,14 +16,8 @@ namespace {
 
 // Pages in the range that map something (anonymous or file) right now.
 size_t present_pages(const uint8_t* base, size_t pages) {
-    int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    std::vector<uint64_t> e(pages);
-    off_t off = static_cast<off_t>(reinterpret_cast<uintptr_t>(base) / kPageSize * 8);
-    REQUIRE(::pread(fd, e.data(), pages * 8, off) == static_cast<ssize_t>(pages * 8));
-    ::close(fd);
     size_t n = 0;
-    for (uint64_t v : e)
+    for (uint64_t v : pagemap_entries(base, pages))
         if (v >> 63 & 1) ++n;
     return n;
 }
