@@ -32,20 +32,22 @@ void show_stats(const json& s) {
         if (s.contains(name)) t.add({name, str(s[name])});
     if (s.contains("host") && s["host"].is_object())
         for (auto it = s["host"].begin(); it != s["host"].end(); ++it)
-            t.add({"host." + it.key(), str(*it)});
+            t.add({"host." + it.key(),
+                   it->is_string() && it->get_ref<const std::string&>().empty() ? "-" : str(*it)});
     std::cout << t.render();
 }
 
 struct BalloonOpts {
     std::string id;
-    std::string amount_mib;     // empty: unchanged
-    std::string stats_interval; // empty: unchanged
+    std::string amount_mib, stats_interval;
+    CLI::Option* amount_opt = nullptr; // given when count() > 0
+    CLI::Option* interval_opt = nullptr;
 };
 
 void run_balloon(const Globals& g, const BalloonOpts& o) {
     uint64_t id = parse_id(o.id);
     std::string path = "/vms/" + std::to_string(id) + "/balloon";
-    bool amount = !o.amount_mib.empty(), interval = !o.stats_interval.empty();
+    bool amount = o.amount_opt->count() > 0, interval = o.interval_opt->count() > 0;
     uint64_t mib = amount ? parse_count(o.amount_mib, "--amount-mib") : 0;
     uint64_t secs = interval ? parse_count(o.stats_interval, "--stats-interval") : 0;
     Api api(g);
@@ -76,10 +78,11 @@ void add_balloon_commands(CLI::App& vm, const Globals& g, std::function<void()>&
     auto* b = vm.add_subcommand("balloon", "Show a VM's balloon, or set its target or "
                                            "statistics interval");
     b->add_option("id", o->id, "VM id")->required();
-    b->add_option("--amount-mib", o->amount_mib, "New balloon target in MiB (memory taken away)");
-    b->add_option("--stats-interval", o->stats_interval,
-                  "Seconds between guest statistics (statistics cannot be switched on or off "
-                  "after creation)");
+    o->amount_opt = b->add_option("--amount-mib", o->amount_mib,
+                                  "New balloon target in MiB (memory taken away)");
+    o->interval_opt = b->add_option("--stats-interval", o->stats_interval,
+                                    "Seconds between guest statistics (statistics cannot be "
+                                    "switched on or off after creation)");
     b->callback([&g, &action, o] { action = [&g, o] { run_balloon(g, *o); }; });
 
     auto stats_id = std::make_shared<std::string>();
