@@ -3,12 +3,14 @@
 #include "vmm/boot/acpi_tables.hpp"
 #include "vmm/boot/aml.hpp"
 #include "vmm/boot/bzimage.hpp"
+#include "vmm/boot/bzimage_payload.hpp"
 #include "vmm/boot/linux_layout.hpp"
 #include "vmm/boot/linux_loader.hpp"
 
 #include "common/error.hpp"
 
 #include <catch2/catch.hpp>
+#include <lz4.h>
 
 #include <cstring>
 #include <string>
@@ -217,4 +219,50 @@ TEST_CASE("ACPI tables are consistent and checksummed", "[linux][acpi]") {
     CHECK(dsdt_text.find("LNRO0005", first + 1) != std::string::npos);
     CHECK(dsdt_text.find("COM1") != std::string::npos);
     CHECK_THROWS(build_acpi_tables(p, base, base + 64)); // does not fit
+}
+
+TEST_CASE("an LZ4 bzImage payload is inflated on the host; others are left to the guest",
+          "[linux][bzimage]") {
+    // Payload: legacy LZ4 frame of an "ELF" blob.
+    std::vector<uint8_t> elf(100000, 0);
+    std::memcpy(elf.data(),
+                "\x7f"
+                "ELF",
+                4);
+    for (size_t i = 4; i < elf.size(); ++i)
+        elf[i] = static_cast<uint8_t>(i * 7 / 1000);
+    std::vector<uint8_t> block(LZ4_compressBound(static_cast<int>(elf.size())));
+    int n = LZ4_compress_default(reinterpret_cast<const char*>(elf.data()),
+                                 reinterpret_cast<char*>(block.data()),
+                                 static_cast<int>(elf.size()), static_cast<int>(block.size()));
+    REQUIRE(n > 0);
+    std::vector<uint8_t> payload(8 + static_cast<size_t>(n));
+    put<uint32_t>(payload, 0, 0x184c2102);
+    put<uint32_t>(payload, 4, static_cast<uint32_t>(n));
+    std::memcpy(payload.data() + 8, block.data(), static_cast<size_t>(n));
+
+    auto img = fake_bzimage(4096 + payload.size() + 16 - (payload.size() % 16));
+    put<uint32_t>(img, 0x248, 0x100);                                 // payload_offset
+    put<uint32_t>(img, 0x24c, static_cast<uint32_t>(payload.size())); // payload_length
+    std::memcpy(img.data() + 5 * 512 + 0x100, payload.data(), payload.size());
+    BzImage bz = parse_bzimage(img);
+    auto out = decompress_bzimage_payload(img, bz);
+    REQUIRE(out);
+    CHECK(*out == elf);
+
+    SECTION("a corrupt block is refused") {
+        img[5 * 512 + 0x100 + 8 + 2] ^= 0xff;
+        img[5 * 512 + 0x100 + 8 + 3] ^= 0xff;
+        img[5 * 512 + 0x100 + 8] = 0xff;
+        CHECK_THROWS_AS(decompress_bzimage_payload(img, parse_bzimage(img)), InvalidInput);
+    }
+    SECTION("gzip is left to the guest") {
+        img[5 * 512 + 0x100] = 0x1f;
+        img[5 * 512 + 0x100 + 1] = 0x8b;
+        CHECK_FALSE(decompress_bzimage_payload(img, parse_bzimage(img)));
+    }
+    SECTION("a payload outside the file is refused") {
+        put<uint32_t>(img, 0x24c, 0x7fffffff);
+        CHECK_THROWS_AS(decompress_bzimage_payload(img, parse_bzimage(img)), InvalidInput);
+    }
 }

@@ -184,6 +184,11 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
                     "How guest writes are tracked for dedup: bitmap or ring (KVM dirty ring)")
         ->check(CLI::IsMember({"bitmap", "ring"}))
         ->capture_default_str();
+    run->add_option("--kernel-decompress", o.kernel_decompress,
+                    "Linux: inflate the bzImage on the host and boot the vmlinux (host), or let "
+                    "the guest decompress itself (guest)")
+        ->check(CLI::IsMember({"host", "guest"}))
+        ->capture_default_str();
     run->add_flag("--summary", o.summary, "Print a memory summary to stderr at the end");
     run->add_option("--api-sock", o.api_sock,
                     "Serve the REST API on this Unix socket during the run");
@@ -214,6 +219,7 @@ int run_command(const RunOptions& o) {
     base.dirty_logging = mode == DedupMode::Builtin;
     base.dirty_ring = o.dirty_log == "ring";
     if (o.balloon_enabled) base.balloon = parse_balloon_options(o.balloon);
+    base.host_decompress = o.kernel_decompress == "host";
     base.validate();
     dedup::DedupConfig dedup_config;
     for (const auto& kv : o.dedup_opts)

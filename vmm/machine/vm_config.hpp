@@ -29,6 +29,9 @@ struct VmConfig {
     bool dirty_ring = false; // per-vCPU dirty rings instead of the bitmap
     bool ksm_mergeable = false; // --dedup ksm: hand RAM to the host's ksmd
     std::optional<BalloonConfig> balloon; // a virtio balloon device
+    // Linux: inflate the bzImage payload on the host and enter the vmlinux
+    // directly (false: the guest's own decompressor runs, as under QEMU).
+    bool host_decompress = true;
 
     // Throws InvalidInput describing the first out-of-range field.
     void validate() const;

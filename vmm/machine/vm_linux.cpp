@@ -61,7 +61,8 @@ void Vm::boot_linux(Kvm& kvm) {
     std::span<const uint8_t> initrd;
     if (config_.initrd) initrd = {config_.initrd->data(), config_.initrd->size()};
     std::string cmdline = config_.cmdline.empty() ? kDefaultLinuxCmdline : config_.cmdline;
-    LinuxLoad load = load_linux(*memory_, file, image, initrd, cmdline, acpi.rsdp_gpa);
+    LinuxLoad load =
+        load_linux(*memory_, file, image, initrd, cmdline, acpi.rsdp_gpa, config_.host_decompress);
     write_linux_boot_tables(*memory_);
 
     boot_info_ = {};
