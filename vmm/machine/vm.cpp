@@ -70,6 +70,7 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
         *memory_, mmio_bus_, [this](uint32_t) { raise_guest_event(); },
         [this] { yield_to_pause(); });
     if (config_.balloon) devices_->add_balloon(*config_.balloon);
+    for (const BlockConfig& drive : config_.drives) devices_->add_block(drive);
     load_guest();
     make_guest_abi(config_.abi)->attach(*this);
 }
