@@ -198,13 +198,17 @@ BlockDevice::Outcome BlockDevice::do_read(const Chain& chain, uint64_t sector, u
     ++counters_.reads;
     if (!in_range(sector, len)) return {kSIoErr, 0};
     GuestMemory& mem = ctx_->memory();
+    auto segments = slice(chain, true, 0, len);
     std::vector<iovec> iov;
-    for (const Segment& s : slice(chain, true, 0, len)) {
-        // Logged before the kernel writes, so the dedup scanner cannot miss it.
+    for (const Segment& s : segments) {
+        // Logged before the kernel writes, so the dedup scanner cannot miss
+        // it, and after, in case it hashed the page mid-read (like write()).
         mem.record_vmm_write(s.gpa, s.len);
         iov.push_back({host(mem, s), s.len});
     }
     uint64_t done = image_.read(iov, sector * kSectorSize);
+    for (const Segment& s : segments)
+        mem.record_vmm_write(s.gpa, s.len);
     counters_.read_bytes += done;
     return {done == len ? kSOk : kSIoErr, done};
 }
