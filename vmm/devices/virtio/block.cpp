@@ -108,6 +108,7 @@ void BlockDevice::service() {
 
 void BlockDevice::process_queue() {
     Virtqueue& q = ctx_->queue(0);
+    if (!q.ready()) return; // stopped since service was requested
     GuestMemory& mem = ctx_->memory();
     uint64_t bytes = 0;
     bool pushed = false;
