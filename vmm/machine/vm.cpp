@@ -87,6 +87,7 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     devices_ = std::make_unique<DeviceManager>(*memory_, mmio_bus_, interrupt,
                                                [this] { yield_to_pause(); });
     if (config_.balloon) devices_->add_balloon(*config_.balloon);
+    for (const BlockConfig& drive : config_.drives) devices_->add_block(drive);
     if (linux_) {
         boot_linux(kvm);
     } else {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vmm/devices/virtio/balloon_config.hpp"
+#include "vmm/devices/virtio/block_config.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,7 @@ struct VmConfig {
     // Linux: inflate the bzImage payload on the host and enter the vmlinux
     // directly (false: the guest's own decompressor runs, as under QEMU).
     bool host_decompress = true;
+    std::vector<BlockConfig> drives; // virtio-blk devices, after the balloon
 
     // Throws InvalidInput describing the first out-of-range field.
     void validate() const;
