@@ -36,6 +36,8 @@ std::vector<uint8_t> fake_bzimage(size_t kernel_bytes = 64 * 1024) {
     b[0x236] = 1;
     put32(0x238, 2047);
     put32(0x260, static_cast<uint32_t>(kernel_bytes * 4));
+    put32(0x248, 0); // payload_offset
+    put32(0x24c, 0); // payload_length: no payload, the "kernel" runs as is
     return b;
 }
 

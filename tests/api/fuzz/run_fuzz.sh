@@ -37,7 +37,7 @@ if [ $rebuild -eq 1 ]; then
     clang++ -std=c++20 -O1 -g -fno-omit-frame-pointer -D_FILE_OFFSET_BITS=64 -DBOOST_ALL_NO_LIB \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -I"$src" "${sources[@]}" -Wl,--start-group "${libs[@]}" -Wl,--end-group \
-        -lxxhash -lmimalloc -pthread -o "$bin.tmp"
+        -lxxhash -lmimalloc -llz4 -pthread -o "$bin.tmp"
     mv "$bin.tmp" "$bin"
 fi
 

@@ -128,6 +128,9 @@ void Virtqueue::push(GuestMemory& mem, uint16_t head, uint32_t written) {
     mem.record_vmm_write(idx_gpa, 2);
     auto* p = reinterpret_cast<uint16_t*>(mem.translate(idx_gpa, 2));
     std::atomic_ref<uint16_t>(*p).store(used_idx_, std::memory_order_release);
+    // Logged again after the store: a scan between the first log entry and
+    // the store would otherwise hash the old index and never look again.
+    mem.record_vmm_write(idx_gpa, 2);
 }
 
 } // namespace foldvm::virtio
