@@ -62,4 +62,18 @@ struct pm_scan_arg {
 #define PAGE_IS_PFNZERO (1 << 5)
 #define PAGE_IS_HUGE (1 << 6)
 #define PAGE_IS_SOFT_DIRTY (1 << 7)
+
+/* Debian 12's uapi headers declare flexible arrays with __DECLARE_FLEX_ARRAY,
+ * which in C++ adds a phantom member: sizeof(struct kvm_cpuid2) becomes 12,
+ * so the ioctl numbers derived from it are wrong (EINVAL) and the entries
+ * move to offset 12. Variable-length KVM arguments are therefore built by
+ * hand: this 8-byte header, then the entries. */
+struct foldvm_kvm_var_header {
+    __u32 count; /* nent / nmsrs */
+    __u32 padding;
+};
+#define FOLDVM_KVM_GET_SUPPORTED_CPUID _IOWR(KVMIO, 0x05, struct foldvm_kvm_var_header)
+#define FOLDVM_KVM_SET_CPUID2 _IOW(KVMIO, 0x90, struct foldvm_kvm_var_header)
+#define FOLDVM_KVM_SET_MSRS _IOW(KVMIO, 0x89, struct foldvm_kvm_var_header)
+
 #endif

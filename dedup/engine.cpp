@@ -37,8 +37,7 @@ alignas(kPageSize) const uint8_t kZeroPage[kPageSize] = {};
 } // namespace
 
 Engine::Engine(const DedupConfig& config, Logger log)
-    : config_(config), log_(std::move(log)),
-      zero_hash_(XXH3_64bits(kZeroPage, kPageSize)) {
+    : config_(config), log_(std::move(log)), zero_hash_(XXH3_64bits(kZeroPage, kPageSize)) {
     config_.validate();
     refresh_mappings_used();
 }
@@ -46,8 +45,10 @@ Engine::Engine(const DedupConfig& config, Logger log)
 Engine::~Engine() {
     stop();
     std::vector<RegionId> ids;
-    for (auto& [id, r] : regions_) ids.push_back(id);
-    for (RegionId id : ids) remove_region(id);
+    for (auto& [id, r] : regions_)
+        ids.push_back(id);
+    for (RegionId id : ids)
+        remove_region(id);
 }
 
 RegionId Engine::add_region(RegionSpec spec) {
@@ -71,8 +72,12 @@ RegionId Engine::add_region(RegionSpec spec) {
     if (use_uffd) {
         auto probe = userfaultfd_features();
         try {
-            uint64_t want = probe.features & (UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
-                                              UFFD_FEATURE_WP_UNPOPULATED);
+            // Merged pages become shmem (pool) mappings that must stay
+            // write-protectable; kernels before 6.4 cannot do that.
+            if (!(probe.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM))
+                throw std::runtime_error("this kernel cannot write-protect shmem pages");
+            uint64_t want =
+                probe.features & (UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED);
             r->uffd = std::make_unique<Userfaultfd>(want);
             r->uffd->register_wp(r->spec.base, r->spec.size);
         } catch (const std::exception& e) {
@@ -208,25 +213,32 @@ void Engine::thread_main() {
         uint64_t budget = cfg.pages_to_scan;
         if (cfg.advisor_target_scan_time_s > 0) {
             uint64_t total = 0;
-            for (auto& [id, r] : regions_) total += r->pages;
+            for (auto& [id, r] : regions_)
+                total += r->pages;
             uint64_t per_wake = std::max<uint64_t>(cfg.sleep_millisecs, 1);
-            budget = std::max<uint64_t>(
-                1, total * per_wake / (uint64_t(cfg.advisor_target_scan_time_s) * 1000));
+            budget = std::max<uint64_t>(1, total * per_wake /
+                                               (uint64_t(cfg.advisor_target_scan_time_s) * 1000));
         }
         bool full = scan_now_;
         scan_now_ = false;
         auto wall0 = std::chrono::steady_clock::now();
         double cpu0 = thread_cpu_seconds();
-        if (!pass_open_) begin_pass();
-        if (full) {
-            while (!scan_some(UINT64_MAX)) {
+        try {
+            if (!pass_open_) begin_pass();
+            if (full) {
+                while (!scan_some(UINT64_MAX)) {
+                }
+            } else {
+                scan_some(budget);
             }
-        } else {
-            scan_some(budget);
+        } catch (const std::exception& e) {
+            halt_after_failure(e.what());
+            continue;
         }
         double cpu = thread_cpu_seconds() - cpu0;
         cpu_s_ += cpu;
-        double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+        double wall =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
         // CPU governor: stretch the sleep so cpu / (wall + sleep) <= cap.
         double sleep_s = cfg.sleep_millisecs / 1000.0;
         if (cfg.max_cpu_percent < 100) {
@@ -245,6 +257,23 @@ void Engine::thread_main() {
     }
 }
 
+void Engine::halt_after_failure(const std::string& what) {
+    // A failed system call must not take the monitor (and every VM) down,
+    // nor leave a guest blocked on a page still write-protected by a freeze:
+    // thaw everything, stop scanning, and tell the operator.
+    for (auto& [id, r] : regions_) {
+        if (!r->uffd) continue;
+        try {
+            r->uffd->write_protect(r->spec.base, r->spec.size, false);
+            r->uffd->wake(r->spec.base, r->spec.size);
+        } catch (const std::exception&) {
+        }
+    }
+    config_.run = 0;
+    failure_ = what;
+    if (log_) log_("dedup: stopped after an error: " + what + " (set run=1 to retry)");
+}
+
 void Engine::log_once(bool& flag, const std::string& msg) {
     if (flag) return;
     flag = true;
@@ -255,7 +284,8 @@ void Engine::refresh_mappings_used() {
     std::ifstream maps("/proc/self/maps");
     uint64_t lines = 0;
     std::string line;
-    while (std::getline(maps, line)) ++lines;
+    while (std::getline(maps, line))
+        ++lines;
     mappings_used_ = lines;
 }
 
@@ -299,8 +329,8 @@ DedupStats Engine::stats() const {
     }
     s.freeze_mode = any_uffd && any_pause ? "mixed" : any_pause ? "pause" : "userfaultfd";
     s.metadata_bytes = s.pages_tracked * sizeof(PageMeta) + stable_.size() * sizeof(StableNode);
-    s.general_profit = int64_t((s.pages_sharing + s.zero_pages) * kPageSize) -
-                       int64_t(s.metadata_bytes);
+    s.general_profit =
+        int64_t((s.pages_sharing + s.zero_pages) * kPageSize) - int64_t(s.metadata_bytes);
     return s;
 }
 

@@ -81,6 +81,8 @@ class Engine {
     uint8_t* page_address(const PageMeta& m) const;
     void refresh_mappings_used();
     void log_once(bool& flag, const std::string& msg);
+    // Called on the dedup thread when a pass throws: thaw, stop, report.
+    void halt_after_failure(const std::string& what);
     void drop_sharer(PageMeta& m);
 
     // scan.cpp
@@ -134,6 +136,7 @@ class Engine {
     uint64_t volatile_now_ = 0, volatile_last_pass_ = 0;
     uint64_t mappings_used_ = 0, mappings_baseline_time_ = 0;
     bool mappings_exhausted_ = false, logged_exhausted_ = false, logged_pause_ = false;
+    std::string failure_; // why the engine stopped itself, "" if it did not
     std::array<uint32_t, 1024> freeze_us_{};
     size_t freeze_samples_ = 0;
     double cpu_s_ = 0;

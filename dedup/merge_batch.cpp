@@ -72,6 +72,28 @@ void Engine::execute_batch() {
             involved[region_of(*c.partner)].push_back(region_of(*c.partner)->index_of(*c.partner));
     }
     std::map<Region*, std::vector<Range>> frozen;
+    auto thaw = [&frozen] {
+        for (auto& [r, ranges] : frozen) {
+            if (r->uffd) {
+                for (const Range& g : ranges)
+                    r->uffd->write_protect(r->address(g.first), g.count * kPageSize, false);
+            } else {
+                r->spec.resume();
+            }
+        }
+    };
+    // If anything below throws, writers must not stay frozen or paused.
+    struct ThawOnUnwind {
+        decltype(thaw)& run;
+        bool armed = true;
+        ~ThawOnUnwind() {
+            if (!armed) return;
+            try {
+                run();
+            } catch (const std::exception&) {
+            }
+        }
+    } thaw_guard{thaw};
     auto t0 = std::chrono::steady_clock::now();
     PhaseClock clock(phase_ns_);
     for (auto& [r, idx] : involved) {
@@ -194,7 +216,8 @@ void Engine::execute_batch() {
     // mapping needs fresh anonymous memory mapped over it instead, because
     // MADV_DONTNEED there would expose the pool copy, not zeros.
     clock.lap(Phase::Remap);
-    std::sort(zeros.begin(), zeros.end(), [](PageMeta* a, PageMeta* b) { return a->self < b->self; });
+    std::sort(zeros.begin(), zeros.end(),
+              [](PageMeta* a, PageMeta* b) { return a->self < b->self; });
     for (size_t i = 0; i < zeros.size();) {
         PageMeta* m = zeros[i];
         Region* r = region_of(*m);
@@ -233,17 +256,11 @@ void Engine::execute_batch() {
     }
 
     clock.lap(Phase::Zero);
-    for (auto& [r, ranges] : frozen) {
-        if (r->uffd) {
-            for (const Range& g : ranges)
-                r->uffd->write_protect(r->address(g.first), g.count * kPageSize, false);
-        } else {
-            r->spec.resume();
-        }
-    }
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::steady_clock::now() - t0)
-                  .count();
+    thaw_guard.armed = false;
+    thaw();
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     freeze_us_[freeze_samples_++ % freeze_us_.size()] = static_cast<uint32_t>(us);
     clock.lap(Phase::Thaw);
 

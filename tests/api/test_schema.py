@@ -65,11 +65,47 @@ def exercise_all(c, mode):
     else:
         call(c, "PATCH", "/dedup", body={"run": 1}, expect=409)
         call(c, "POST", "/dedup/actions", body={"action": "scan_now"}, expect=409)
+    exercise_balloon(c)
     # A VM that is running when listed, and a second one for the list.
     create_vm(c, mem_mib=16)
     call(c, "GET", "/vms", expect=200)
     call(c, "GET", "/host", expect=200)
     call(c, "GET", "/metrics", expect=200)
+
+
+def exercise_balloon(c):
+    cfg = {"amount_mib": 2, "deflate_on_oom": False, "stats_polling_interval_s": 1,
+           "free_page_reporting": False}
+    vm = call(c, "POST", "/vms", body={"kernel": guest("balloon"), "mem_mib": 16,
+                                       "balloon": cfg}, expect=201).json()
+    b = "/vms/%d/balloon" % vm["id"]
+    wait_until(lambda: call(c, "GET", b + "/statistics", expect=200).json()["actual_mib"] == 2,
+               10, what="the balloon driver")
+    call(c, "GET", "/vms", expect=200)  # a VM with a balloon in the list
+    call(c, "GET", b, expect=200)
+    call(c, "PUT", b, body=dict(cfg, amount_mib=3), expect=200)
+    call(c, "PUT", b, body={"amount_mib": 3}, expect=400)
+    call(c, "PUT", b, body=dict(cfg, deflate_on_oom=True), expect=409)
+    call(c, "PUT", b, body=dict(cfg, amount_mib=17), expect=422)
+    call(c, "PATCH", b, body={"amount_mib": 1}, expect=200)
+    call(c, "PATCH", b, body={"amount_mib": "1"}, expect=400)
+    call(c, "PATCH", b, body={"amount_mib": 17}, expect=422)
+    call(c, "PATCH", b + "/statistics", body={"stats_polling_interval_s": 2}, expect=200)
+    call(c, "PATCH", b + "/statistics", body={}, expect=400)
+    call(c, "PATCH", b + "/statistics", body={"stats_polling_interval_s": 0}, expect=409)
+    call(c, "PATCH", b + "/statistics", body={"stats_polling_interval_s": 86401}, expect=422)
+    plain = create_vm(c, "hello")["id"]
+    p = "/vms/%d/balloon" % plain
+    call(c, "GET", p, expect=404)
+    call(c, "GET", p + "/statistics", expect=404)
+    call(c, "PUT", p, body=cfg, expect=409)
+    call(c, "PATCH", p, body={"amount_mib": 1}, expect=409)
+    call(c, "PATCH", p + "/statistics", body={"stats_polling_interval_s": 1}, expect=409)
+    for i in (vm["id"], plain):
+        call(c, "DELETE", "/vms/%d" % i, expect=204)
+    call(c, "PUT", b, body=cfg, expect=404)
+    call(c, "PATCH", b, body={"amount_mib": 1}, expect=404)
+    call(c, "PATCH", b + "/statistics", body={"stats_polling_interval_s": 1}, expect=404)
 
 
 def test_builtin():

@@ -2,9 +2,9 @@
 //
 // Exit status: 0 success, 1 the API refused the request (HTTP 4xx/5xx),
 // 2 bad command-line input, 3 the socket is unreachable or the exchange failed.
+#include "api_call.hpp"
+#include "balloon_commands.hpp"
 #include "table.hpp"
-
-#include "vmm/api/client.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -15,83 +15,16 @@
 
 namespace {
 
-using foldvm::api::ClientError;
-using foldvm::api::HttpResult;
-using foldvm::api::UnixHttpClient;
+using foldctl::Api;
+using foldctl::Failure;
+using foldctl::Globals;
+using foldctl::kExitUnreachable;
+using foldctl::kExitUsage;
+using foldctl::parse_count;
+using foldctl::parse_id;
+using foldctl::print_json;
+using foldctl::str;
 using nlohmann::json;
-
-constexpr int kExitApiError = 1, kExitUsage = 2, kExitUnreachable = 3;
-
-struct Failure {
-    int code;
-    std::string message;
-};
-
-struct Globals {
-    std::string sock;
-    bool json_out = false;
-    double timeout_s = 60;
-};
-
-std::string default_socket() {
-    const char* env = std::getenv("FOLDVM_API_SOCK");
-    return env && *env ? env : "/run/foldvm.sock";
-}
-
-std::string str(const json& v) {
-    if (v.is_null()) return "-";
-    if (v.is_string()) return v.get<std::string>();
-    return v.dump();
-}
-
-class Api {
-  public:
-    explicit Api(const Globals& g)
-        : client_(g.sock, std::chrono::milliseconds(static_cast<int64_t>(g.timeout_s * 1000))) {}
-
-    // Sends a request; fails unless the status is 2xx. Returns the JSON body (or null).
-    json call(const std::string& method, const std::string& target, const json& body = nullptr) {
-        HttpResult r = raw(method, target, body.is_null() ? "" : body.dump());
-        if (r.body.empty()) return nullptr;
-        json j = json::parse(r.body, nullptr, false);
-        if (j.is_discarded()) throw Failure{kExitUnreachable, "the API answered with invalid JSON"};
-        return j;
-    }
-
-    HttpResult raw(const std::string& method, const std::string& target,
-                   const std::string& body = "") {
-        HttpResult r;
-        try {
-            r = client_.request(method, target, body);
-        } catch (const ClientError& e) {
-            throw Failure{kExitUnreachable, e.what()};
-        }
-        if (r.status >= 200 && r.status < 300) return r;
-        std::string msg = "HTTP " + std::to_string(r.status);
-        json j = json::parse(r.body, nullptr, false);
-        if (!j.is_discarded() && j.is_object() && j.contains("error")) {
-            msg = str(j["error"]);
-            if (j.contains("field") && j["field"].is_string())
-                msg += " [field: " + j["field"].get<std::string>() + "]";
-            msg += " (HTTP " + std::to_string(r.status) + ")";
-        }
-        throw Failure{kExitApiError, msg};
-    }
-
-  private:
-    UnixHttpClient client_;
-};
-
-void print_json(const json& j) {
-    std::cout << j.dump(2) << "\n";
-}
-
-uint64_t parse_id(const std::string& text) {
-    if (text.empty() || text.size() > 19 ||
-        text.find_first_not_of("0123456789") != std::string::npos)
-        throw Failure{kExitUsage, "VM id must be a positive integer, got '" + text + "'"};
-    return std::stoull(text);
-}
 
 // "64", "64M", "1G", "65536K" -> MiB.
 uint64_t parse_mem_mib(const std::string& text) {
@@ -214,7 +147,7 @@ int main(int argc, char** argv) {
     CLI::App app{"foldctl: control a foldvm daemon through its REST API socket", "foldctl"};
     app.require_subcommand(1);
     Globals g;
-    g.sock = default_socket();
+    g.sock = foldctl::default_socket();
     app.add_option("--sock", g.sock, "API socket (default $FOLDVM_API_SOCK or /run/foldvm.sock)")
         ->capture_default_str();
     app.add_flag("--json", g.json_out, "Print the API's JSON instead of tables");
@@ -316,6 +249,8 @@ int main(int argc, char** argv) {
         ->add_option("--tail", *tail, "Number of lines (0-1000)")
         ->capture_default_str();
 
+    foldctl::add_balloon_commands(*vm, g, action);
+
     // dedup ...
     auto* dd = app.add_subcommand("dedup", "Show and tune page sharing");
     dd->require_subcommand(1);
@@ -339,12 +274,7 @@ int main(int argc, char** argv) {
                 if (eq == std::string::npos || eq == 0)
                     throw Failure{kExitUsage, "'" + kv + "' must look like KEY=VALUE"};
                 std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-                if (value.empty() || value.size() > 19 ||
-                    value.find_first_not_of("0123456789") != std::string::npos)
-                    throw Failure{kExitUsage, "value of '" + key +
-                                                  "' must be a non-negative integer, got '" +
-                                                  value + "'"};
-                body[key] = std::stoull(value);
+                body[key] = parse_count(value, "value of '" + key + "'");
             }
             json r = api().call("PATCH", "/dedup", body);
             if (g.json_out)

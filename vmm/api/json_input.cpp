@@ -77,36 +77,60 @@ uint64_t checked_integer(const nlohmann::json& v, const std::string& name, uint6
     return static_cast<uint64_t>(x);
 }
 
-std::optional<uint64_t> FieldReader::integer(const std::string& name, uint64_t min, uint64_t max,
-                                             bool allow_null) {
+const nlohmann::json* FieldReader::find(const std::string& name, bool allow_null) {
     seen_.insert(name);
     auto it = object_.find(name);
-    if (it == object_.end() || (allow_null && it->is_null())) return std::nullopt;
-    return checked_integer(*it, name, min, max);
+    if (it == object_.end() || (allow_null && it->is_null())) return nullptr;
+    return &*it;
+}
+
+std::optional<uint64_t> FieldReader::integer(const std::string& name, uint64_t min, uint64_t max,
+                                             bool allow_null) {
+    const nlohmann::json* v = find(name, allow_null);
+    if (!v) return std::nullopt;
+    return checked_integer(*v, path(name), min, max);
 }
 
 std::optional<std::string> FieldReader::string(const std::string& name, size_t max_len,
                                                bool allow_null) {
-    seen_.insert(name);
-    auto it = object_.find(name);
-    if (it == object_.end() || (allow_null && it->is_null())) return std::nullopt;
-    if (!it->is_string())
-        throw ApiError(400, "field '" + name + "' must be a string, got " + type_name(*it), name);
-    const auto& s = it->get_ref<const std::string&>();
+    const nlohmann::json* v = find(name, allow_null);
+    if (!v) return std::nullopt;
+    std::string full = path(name);
+    if (!v->is_string())
+        throw ApiError(400, "field '" + full + "' must be a string, got " + type_name(*v), full);
+    const auto& s = v->get_ref<const std::string&>();
     if (s.size() > max_len)
         throw ApiError(422,
-                       "field '" + name + "' is " + std::to_string(s.size()) +
+                       "field '" + full + "' is " + std::to_string(s.size()) +
                            " bytes; the allowed length is [0, " + std::to_string(max_len) + "]",
-                       name);
+                       full);
     if (s.find('\0') != std::string::npos)
-        throw ApiError(422, "field '" + name + "' must not contain NUL bytes", name);
+        throw ApiError(422, "field '" + full + "' must not contain NUL bytes", full);
     return s;
+}
+
+std::optional<bool> FieldReader::boolean(const std::string& name, bool allow_null) {
+    const nlohmann::json* v = find(name, allow_null);
+    if (!v) return std::nullopt;
+    if (!v->is_boolean())
+        throw ApiError(400,
+                       "field '" + path(name) + "' must be true or false, got " + type_name(*v),
+                       path(name));
+    return v->get<bool>();
+}
+
+const nlohmann::json* FieldReader::object(const std::string& name, bool allow_null) {
+    const nlohmann::json* v = find(name, allow_null);
+    if (v && !v->is_object())
+        throw ApiError(400, "field '" + path(name) + "' must be an object, got " + type_name(*v),
+                       path(name));
+    return v;
 }
 
 void FieldReader::finish() const {
     for (auto it = object_.begin(); it != object_.end(); ++it)
         if (!seen_.count(it.key()))
-            throw ApiError(400, "unknown field '" + it.key() + "'", it.key());
+            throw ApiError(400, "unknown field '" + path(it.key()) + "'", path(it.key()));
 }
 
 uint64_t query_integer(const std::string& text, const std::string& name, uint64_t min,

@@ -18,9 +18,12 @@ namespace foldvm::api {
 nlohmann::json parse_json_object(const ApiRequest& request);
 
 // Reads fields of one JSON object; finish() rejects the fields not read.
+// Fields of a nested object are named with their path ("balloon.amount_mib")
+// through `prefix`, in messages and in the error's `field`.
 class FieldReader {
   public:
-    explicit FieldReader(const nlohmann::json& object) : object_(object) {}
+    explicit FieldReader(const nlohmann::json& object, std::string prefix = {})
+        : object_(object), prefix_(std::move(prefix)) {}
 
     bool has(const std::string& name) const { return object_.contains(name); }
     // An integer in [min, max]; nullopt if absent (or null when allow_null).
@@ -29,11 +32,21 @@ class FieldReader {
     // A string of at most max_len bytes; nullopt if absent (or null when allow_null).
     std::optional<std::string> string(const std::string& name, size_t max_len,
                                       bool allow_null = false);
+    // true or false (not 0/1); nullopt if absent (or null when allow_null).
+    std::optional<bool> boolean(const std::string& name, bool allow_null = false);
+    // A nested JSON object; nullptr if absent (or null when allow_null).
+    const nlohmann::json* object(const std::string& name, bool allow_null = false);
     // Throws for the first field that was not read.
     void finish() const;
 
+    // The name errors give for `name`: prefix + name.
+    std::string path(const std::string& name) const { return prefix_ + name; }
+
   private:
+    const nlohmann::json* find(const std::string& name, bool allow_null);
+
     const nlohmann::json& object_;
+    std::string prefix_;
     std::set<std::string> seen_;
 };
 

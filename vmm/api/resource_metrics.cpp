@@ -4,6 +4,7 @@
 #include "router.hpp"
 #include "routes.hpp"
 
+#include "vmm/devices/virtio/balloon.hpp"
 #include "vmm/sharing/process_memory.hpp"
 #include "vmm/sharing/stats_json.hpp"
 #include "vmm/version.hpp"
@@ -176,6 +177,35 @@ void write_dedup_stats(MetricsWriter& w, const nlohmann::json& stats) {
     }
 }
 
+// Per-VM balloon figures, for VMs that have a balloon.
+void write_balloon_metrics(MetricsWriter& w,
+                           const std::vector<std::pair<uint64_t, std::shared_ptr<Vm>>>& vms) {
+    std::vector<std::pair<std::string, BalloonStats>> balloons;
+    for (auto& [id, vm] : vms)
+        if (BalloonDevice* b = vm->balloon()) balloons.emplace_back(std::to_string(id), b->stats());
+    w.family("foldvm_vm_balloon_target_pages", "gauge",
+             "Pages the balloon device asks a VM's driver to hold (num_pages).");
+    for (const auto& [vm, s] : balloons)
+        w.sample("foldvm_vm_balloon_target_pages", {{"vm", vm}}, s.target_pages);
+    w.family("foldvm_vm_balloon_actual_pages", "gauge",
+             "Pages a VM's balloon driver reports it holds (actual).");
+    for (const auto& [vm, s] : balloons)
+        w.sample("foldvm_vm_balloon_actual_pages", {{"vm", vm}}, s.actual_pages);
+    w.family("foldvm_vm_balloon_pages_discarded_total", "counter",
+             "Guest pages released to the host by a VM's balloon, by source (inflate, "
+             "free_page_reporting).");
+    for (const auto& [vm, s] : balloons) {
+        w.sample("foldvm_vm_balloon_pages_discarded_total", {{"vm", vm}, {"source", "inflate"}},
+                 s.inflated_pages);
+        w.sample("foldvm_vm_balloon_pages_discarded_total",
+                 {{"vm", vm}, {"source", "free_page_reporting"}}, s.reported_pages);
+    }
+    w.family("foldvm_vm_balloon_pages_deflated_total", "counter",
+             "Pages a VM's balloon driver took back (deflate).");
+    for (const auto& [vm, s] : balloons)
+        w.sample("foldvm_vm_balloon_pages_deflated_total", {{"vm", vm}}, s.deflated_pages);
+}
+
 const VmState kStates[] = {VmState::Created, VmState::Running, VmState::Paused,
                            VmState::Exited,  VmState::Crashed, VmState::Stopped};
 
@@ -223,6 +253,7 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
     for (auto& [id, vm] : vms)
         w.sample("foldvm_vm_state", {{"vm", std::to_string(id)}, {"state", to_string(vm->state())}},
                  1);
+    write_balloon_metrics(w, vms);
     w.single("foldvm_guest_memory_bytes", "gauge", "Guest RAM of all VMs.", guest_total);
     w.single("foldvm_guest_resident_bytes", "gauge", "Resident guest RAM of all VMs (mincore()).",
              guest_resident);

@@ -1,13 +1,17 @@
 // /vms: create, list, inspect, change state, remove, read the console.
+#include "balloon_input.hpp"
 #include "host_memory.hpp"
 #include "json_input.hpp"
 #include "json_output.hpp"
 #include "router.hpp"
 #include "routes.hpp"
+#include "vm_lookup.hpp"
 
 #include "common/error.hpp"
 #include "vmm/abi/foldvm_abi.h"
 #include "vmm/boot/elf_loader.hpp"
+#include "vmm/devices/mmio_layout.hpp"
+#include "vmm/devices/virtio/balloon_json.hpp"
 #include "vmm/sharing/stats_json.hpp"
 
 #include <sys/stat.h>
@@ -23,22 +27,6 @@ constexpr size_t kMaxPathBytes = 4096;
 constexpr uint64_t kMinMemMib = 4, kMaxMemMib = 64ull << 10;
 constexpr size_t kConsoleDefaultTail = 100, kConsoleMaxTail = 1000;
 constexpr auto kStopTimeout = std::chrono::seconds(10);
-
-uint64_t parse_id(const RouteParams& params) {
-    const std::string& text = params.path.at("id");
-    bool ok = !text.empty() && text.size() <= 19 && text[0] != '0';
-    for (char c : text)
-        ok = ok && c >= '0' && c <= '9';
-    if (!ok) throw ApiError(404, "no VM with id '" + text + "'", "id");
-    return std::stoull(text);
-}
-
-std::shared_ptr<Vm> find_vm(ApiContext& ctx, const RouteParams& params, uint64_t& id) {
-    id = parse_id(params);
-    auto vm = ctx.host.vm(id);
-    if (!vm) throw ApiError(404, "no VM with id " + std::to_string(id), "id");
-    return vm;
-}
 
 Blob read_file_field(const std::string& path, const std::string& field) {
     if (path.empty() || path[0] != '/')
@@ -79,10 +67,18 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
     auto initrd = f.string("initrd", kMaxPathBytes, true);
     auto domain = f.string("dedup_domain", 64).value_or("default");
     uint64_t cpl = f.integer("guest_cpl", 0, 3).value_or(3);
+    std::optional<BalloonConfig> balloon;
+    if (const nlohmann::json* b = f.object("balloon", true))
+        balloon = read_balloon_config(*b, mem_mib, "balloon.", false);
     f.finish();
     if (!kernel) throw ApiError(400, "missing required field 'kernel'", "kernel");
     if (domain.empty())
         throw ApiError(422, "field 'dedup_domain' must be 1..64 bytes", "dedup_domain");
+    if (balloon && !mmio_window_fits(mem_mib << 20))
+        throw ApiError(422,
+                       "field 'balloon': devices need guest RAM below 64 GiB - 2 MiB, mem_mib is " +
+                           std::to_string(mem_mib),
+                       "balloon");
     if (cpl != 0 && cpl != 3)
         throw ApiError(422, "field 'guest_cpl' must be 0 or 3, got " + std::to_string(cpl),
                        "guest_cpl");
@@ -96,6 +92,7 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
     cfg.cmdline = cmdline;
     cfg.guest_cpl = static_cast<int>(cpl);
     cfg.dedup_domain = domain;
+    cfg.balloon = balloon;
     cfg.ksm_mergeable = ctx.dedup.mode() == DedupMode::Ksm;
     cfg.dirty_logging = ctx.dedup.mode() == DedupMode::Builtin;
     cfg.validate();
@@ -202,7 +199,7 @@ ApiResponse set_state(ApiContext& ctx, const ApiRequest& req, const RouteParams&
 }
 
 ApiResponse delete_vm(ApiContext& ctx, const ApiRequest&, const RouteParams& params) {
-    uint64_t id = parse_id(params);
+    uint64_t id = parse_vm_id(params);
     if (!ctx.host.remove_vm(id)) throw ApiError(404, "no VM with id " + std::to_string(id), "id");
     ctx.changed();
     {
@@ -243,7 +240,9 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
           {"initrd", meta && meta->initrd_path ? nlohmann::json(*meta->initrd_path)
                                                : nlohmann::json(nullptr)},
           {"dedup_domain", c.dedup_domain},
-          {"guest_cpl", c.guest_cpl}}},
+          {"guest_cpl", c.guest_cpl},
+          // As created; the live target is GET /vms/{id}/balloon.
+          {"balloon", c.balloon ? to_json(*c.balloon) : nlohmann::json(nullptr)}}},
     };
     if (vm.finished()) {
         j["exit_code"] = vm.exit_code();

@@ -76,6 +76,7 @@ ApiResponse error_response(int status, const std::string& message,
 Router::Router(ApiContext& ctx) : ctx_(ctx) {
     register_meta_routes(*this);
     register_vm_routes(*this);
+    register_balloon_routes(*this);
     register_dedup_routes(*this);
     register_host_routes(*this);
     register_metrics_routes(*this);

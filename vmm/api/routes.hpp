@@ -6,6 +6,7 @@ namespace foldvm::api {
 class Router;
 
 void register_vm_routes(Router& router);      // resource_vms.cpp
+void register_balloon_routes(Router& router); // resource_balloon.cpp
 void register_dedup_routes(Router& router);   // resource_dedup.cpp
 void register_host_routes(Router& router);    // resource_host.cpp
 void register_metrics_routes(Router& router); // resource_metrics.cpp

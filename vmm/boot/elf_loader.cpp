@@ -20,7 +20,9 @@ std::string hex(uint64_t v) {
     return buf;
 }
 
-[[noreturn]] void reject(const std::string& why) { throw InvalidInput("invalid ELF image: " + why); }
+[[noreturn]] void reject(const std::string& why) {
+    throw InvalidInput("invalid ELF image: " + why);
+}
 
 // Overflow-safe "offset + len <= total".
 bool fits(uint64_t offset, uint64_t len, uint64_t total) {
@@ -109,8 +111,8 @@ std::vector<uint8_t> read_image_file(const std::string& path, uint64_t max_size)
     auto size = static_cast<uint64_t>(in.tellg());
     if (size == 0) throw InvalidInput("image '" + path + "' is empty");
     if (size > max_size)
-        throw InvalidInput("image '" + path + "' is " + std::to_string(size) +
-                           " bytes, over the " + std::to_string(max_size) + "-byte limit");
+        throw InvalidInput("image '" + path + "' is " + std::to_string(size) + " bytes, over the " +
+                           std::to_string(max_size) + "-byte limit");
     in.seekg(0);
     std::vector<uint8_t> data(size);
     in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size));

@@ -26,8 +26,8 @@ struct ElfImage {
 };
 
 struct ElfLimits {
-    uint64_t min_gpa;      // lowest gpa a segment may occupy
-    uint64_t max_gpa;      // first gpa a segment may not occupy
+    uint64_t min_gpa; // lowest gpa a segment may occupy
+    uint64_t max_gpa; // first gpa a segment may not occupy
     uint64_t max_file_size = 256ull << 20;
     uint32_t max_phnum = 64;
 };

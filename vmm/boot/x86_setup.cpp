@@ -30,7 +30,9 @@ constexpr uint64_t kTssLimit = kIoBitmapOffset + kIoBitmapBytes - 1;
 constexpr uint16_t kKernelCs = 0x08, kKernelDs = 0x10, kUserDs = 0x18, kUserCs = 0x20,
                    kTssSel = 0x28;
 
-uint64_t pd_count(uint64_t ram) { return (ram + (1ull << 30) - 1) >> 30; }
+uint64_t pd_count(uint64_t ram) {
+    return (ram + (1ull << 30) - 1) >> 30;
+}
 
 kvm_segment code_segment(int dpl) {
     kvm_segment s{};
@@ -64,9 +66,9 @@ void build_page_tables_and_gdt(GuestMemory& mem, uint64_t mmio_base, uint64_t mm
     uint64_t ram = mem.size();
     uint64_t pds = pd_count(ram);
     mmio_size = (mmio_size + kHugePage - 1) & ~(kHugePage - 1);
-    if (mmio_size && (mmio_base % kHugePage || mmio_base < ram ||
-                      mmio_base + mmio_size > (512ull << 30) ||
-                      (mmio_base >> 30) != ((mmio_base + mmio_size - 1) >> 30)))
+    if (mmio_size &&
+        (mmio_base % kHugePage || mmio_base < ram || mmio_base + mmio_size > (512ull << 30) ||
+         (mmio_base >> 30) != ((mmio_base + mmio_size - 1) >> 30)))
         throw std::invalid_argument("MMIO window must be 2 MiB aligned, above RAM, in one GiB");
     // The window's GiB may need a page directory of its own after RAM's.
     uint64_t mmio_gib = mmio_base >> 30;
@@ -107,7 +109,8 @@ void build_page_tables_and_gdt(GuestMemory& mem, uint64_t mmio_base, uint64_t mm
         mem.write(mmio_pd, pd.data(), pd.size() * 8);
     }
     std::vector<uint64_t> pdpt(512, 0);
-    for (uint64_t d = 0; d < pds; ++d) pdpt[d] = (kFirstPd + d * 0x1000) | kPresent | kWritable | kUser;
+    for (uint64_t d = 0; d < pds; ++d)
+        pdpt[d] = (kFirstPd + d * 0x1000) | kPresent | kWritable | kUser;
     if (extra_pd) pdpt[mmio_gib] = mmio_pd | kPresent | kWritable | kUser;
     mem.write(kPdpt, pdpt.data(), pdpt.size() * 8);
     uint64_t pml4e = kPdpt | kPresent | kWritable | kUser;
@@ -138,9 +141,9 @@ void build_page_tables_and_gdt(GuestMemory& mem, uint64_t mmio_base, uint64_t mm
 
 void setup_long_mode_sregs(kvm_sregs& s, int cpl) {
     s.cr3 = kPml4;
-    s.cr4 = 0x20 | 0x200 | 0x400;          // PAE, OSFXSR, OSXMMEXCPT
+    s.cr4 = 0x20 | 0x200 | 0x400;                            // PAE, OSFXSR, OSXMMEXCPT
     s.cr0 = 0x80000000u | 0x10000 | 0x20 | 0x10 | 0x2 | 0x1; // PG WP NE ET MP PE
-    s.efer = 0x500;                        // LME | LMA
+    s.efer = 0x500;                                          // LME | LMA
     s.gdt.base = FOLDVM_GDT_GPA;
     s.gdt.limit = 7 * 8 - 1;
     s.idt.base = 0;

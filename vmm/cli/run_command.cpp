@@ -5,8 +5,12 @@
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/machine/host.hpp"
 #include "vmm/sharing/dedup_service.hpp"
-#include "vmm/sharing/stats_json.hpp"
 #include "vmm/sharing/process_memory.hpp"
+#include "vmm/sharing/stats_json.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -47,7 +51,8 @@ class StatsPrinter {
             std::unique_lock lock(mutex_);
             while (!cv_.wait_for(lock, std::chrono::duration<double>(interval_s),
                                  [&] { return done_; })) {
-                double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                double t =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 std::string line = stats_line(sharing, t).dump();
                 std::lock_guard out(g_output_mutex);
                 std::fprintf(stderr, "%s\n", line.c_str());
@@ -68,6 +73,45 @@ class StatsPrinter {
     std::mutex mutex_;
     std::condition_variable cv_;
     bool done_ = false;
+    std::thread thread_;
+};
+
+// Copies stdin to a guest's serial port until EOF or destruction.
+class StdinPump {
+  public:
+    explicit StdinPump(std::shared_ptr<Vm> vm) : vm_(std::move(vm)) {
+        if (::pipe2(wake_, O_CLOEXEC) != 0) return;
+        thread_ = std::thread([this] { pump(); });
+    }
+    ~StdinPump() {
+        if (thread_.joinable()) {
+            char c = 0;
+            [[maybe_unused]] auto n = ::write(wake_[1], &c, 1);
+            thread_.join();
+        }
+        for (int fd : wake_)
+            if (fd >= 0) ::close(fd);
+    }
+
+  private:
+    void pump() {
+        uint8_t buf[512];
+        while (true) {
+            pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+            if (::poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                return;
+            }
+            if (fds[1].revents) return;
+            if (!fds[0].revents) continue;
+            ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+            if (n <= 0) return; // EOF or error: the guest just gets no more input
+            vm_->console_input(buf, static_cast<size_t>(n));
+        }
+    }
+
+    std::shared_ptr<Vm> vm_;
+    int wake_[2] = {-1, -1};
     std::thread thread_;
 };
 
@@ -94,7 +138,8 @@ void print_summary(Host& host, DedupService& sharing, size_t vms, uint64_t mem_b
                      (unsigned long long)s.full_scans, (unsigned long long)s.cow_breaks,
                      (unsigned long long)s.mappings_used, (unsigned long long)s.mappings_limit);
     } else if (sharing.mode() == DedupMode::Ksm) {
-        std::fprintf(stderr, "foldvm: dedup(ksm): %s\n", ksm_json(read_ksm_counters()).dump().c_str());
+        std::fprintf(stderr, "foldvm: dedup(ksm): %s\n",
+                     ksm_json(read_ksm_counters()).dump().c_str());
     }
     (void)host;
 }
@@ -102,21 +147,32 @@ void print_summary(Host& host, DedupService& sharing, size_t vms, uint64_t mem_b
 } // namespace
 
 void add_run_command(CLI::App& app, RunOptions& o, int& result) {
-    auto* run = app.add_subcommand("run", "Boot unikernel microVMs from an ELF image");
-    run->add_option("guest", o.guest, "Guest ELF64 image")->required();
+    auto* run = app.add_subcommand(
+        "run", "Boot microVMs: foldvm-ABI unikernels (ELF64) or Linux (bzImage), auto-detected");
+    auto* guest =
+        run->add_option("guest", o.guest, "Guest image: unikernel ELF64 or Linux bzImage");
+    auto* kernel = run->add_option("--kernel", o.guest, "Same as the positional guest image");
+    guest->excludes(kernel);
+    kernel->excludes(guest);
     run->add_option("--mem", o.mem, "Guest RAM per VM (e.g. 64M, 1G)")->capture_default_str();
-    run->add_option("--vcpus", o.vcpus, "vCPUs per VM")->check(CLI::Range(1, 64))
+    run->add_option("--vcpus", o.vcpus, "vCPUs per VM")
+        ->check(CLI::Range(1, 64))
         ->capture_default_str();
-    run->add_option("--cmdline", o.cmdline, "Guest command line");
-    run->add_option("--initrd", o.initrd, "Blob loaded into guest RAM, address in boot info");
-    run->add_option("--count", o.count, "Number of identical VMs")->check(CLI::Range(1, 4096))
+    run->add_option("--cmdline", o.cmdline,
+                    "Guest command line (Linux default: console=ttyS0 reboot=k panic=-1 ...)");
+    run->add_option("--initrd", o.initrd,
+                    "Linux initramfs, or a blob whose address a unikernel finds in boot info");
+    run->add_option("--count", o.count, "Number of identical VMs")
+        ->check(CLI::Range(1, 4096))
         ->capture_default_str();
     run->add_option("--guest-cpl", o.guest_cpl, "Guest privilege level")
-        ->check(CLI::IsMember({0, 3}))->capture_default_str();
+        ->check(CLI::IsMember({0, 3}))
+        ->capture_default_str();
     run->add_option("--timeout", o.timeout_s, "Stop all VMs after SEC seconds (exit 124)")
         ->check(CLI::NonNegativeNumber);
     run->add_option("--dedup", o.dedup_mode, "Page sharing: builtin, ksm (host KSM) or off")
-        ->check(CLI::IsMember({"builtin", "ksm", "off"}))->capture_default_str();
+        ->check(CLI::IsMember({"builtin", "ksm", "off"}))
+        ->capture_default_str();
     run->add_option("--dedup-domain", o.dedup_domain,
                     "Dedup domain of these VMs; non-zero pages merge only within one")
         ->capture_default_str();
@@ -126,14 +182,18 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
         ->check(CLI::NonNegativeNumber);
     run->add_option("--dirty-log", o.dirty_log,
                     "How guest writes are tracked for dedup: bitmap or ring (KVM dirty ring)")
-        ->check(CLI::IsMember({"bitmap", "ring"}))->capture_default_str();
+        ->check(CLI::IsMember({"bitmap", "ring"}))
+        ->capture_default_str();
     run->add_flag("--summary", o.summary, "Print a memory summary to stderr at the end");
-    run->add_option("--api-sock", o.api_sock, "Serve the REST API on this Unix socket during the run");
+    run->add_option("--api-sock", o.api_sock,
+                    "Serve the REST API on this Unix socket during the run");
     auto* balloon = run->add_option("--balloon", o.balloon,
                                     "Add a virtio balloon: [target_mib=N,deflate_on_oom=1,"
                                     "stats_polling_interval_s=S,free_page_reporting=1]")
                         ->expected(0, 1);
-    run->callback([&o, &result, balloon] {
+    run->callback([&o, &result, balloon, guest, kernel] {
+        if (guest->count() == 0 && kernel->count() == 0)
+            throw CLI::RequiredError("a guest image (positional) or --kernel");
         o.balloon_enabled = balloon->count() > 0;
         result = run_command(o);
     });
@@ -156,7 +216,8 @@ int run_command(const RunOptions& o) {
     if (o.balloon_enabled) base.balloon = parse_balloon_options(o.balloon);
     base.validate();
     dedup::DedupConfig dedup_config;
-    for (const auto& kv : o.dedup_opts) dedup::apply_option(dedup_config, kv);
+    for (const auto& kv : o.dedup_opts)
+        dedup::apply_option(dedup_config, kv);
 
     Host host;
     DedupService sharing(host, mode, dedup_config);
@@ -168,6 +229,11 @@ int run_command(const RunOptions& o) {
         std::fwrite(line.data(), 1, line.size(), stdout);
         std::fputc('\n', stdout);
         std::fflush(stdout);
+    };
+    events.boot_marker = [](uint64_t index, uint8_t value, double ms) {
+        std::lock_guard lock(g_output_mutex);
+        std::fprintf(stderr, "foldvm: vm %llu boot marker %u at %.3f ms\n",
+                     static_cast<unsigned long long>(index), value, ms);
     };
     events.diagnostic = [](uint64_t index, const std::string& text) {
         std::lock_guard lock(g_output_mutex);
@@ -185,10 +251,15 @@ int run_command(const RunOptions& o) {
     // it never sees an empty host.
     std::unique_ptr<api::ApiServer> api_server;
     if (!o.api_sock.empty())
-        api_server = std::make_unique<api::ApiServer>(host, sharing,
-                                                      api::ApiServerOptions{.socket_path = o.api_sock});
-    for (uint64_t id : ids) host.vm(id)->start();
+        api_server = std::make_unique<api::ApiServer>(
+            host, sharing, api::ApiServerOptions{.socket_path = o.api_sock});
+    for (uint64_t id : ids)
+        host.vm(id)->start();
     auto started = std::chrono::steady_clock::now();
+    // A single Linux guest's ttyS0 reads the host's stdin, as with Firecracker.
+    std::unique_ptr<StdinPump> stdin_pump;
+    if (o.count == 1 && host.vm(ids[0])->is_linux())
+        stdin_pump = std::make_unique<StdinPump>(host.vm(ids[0]));
     StatsPrinter printer(sharing, o.stats_interval_s, started);
 
     auto deadline = std::chrono::steady_clock::now() +
@@ -222,6 +293,7 @@ int run_command(const RunOptions& o) {
     }
     if (timed_out) status = kTimeoutExitCode;
     printer.stop();
+    stdin_pump.reset();
     if (api_server) api_server->stop();
     if (o.summary) print_summary(host, sharing, ids.size(), base.mem_bytes);
     return status;

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <memory>
 #include <sstream>
 
 namespace foldvm {
@@ -84,7 +85,9 @@ VmFd Kvm::create_vm() {
     return VmFd(UniqueFd(vm), run_size_);
 }
 
-int VmFd::check_extension(long cap) const { return ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, cap); }
+int VmFd::check_extension(long cap) const {
+    return ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, cap);
+}
 
 void VmFd::set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host,
                                   uint32_t flags) {
@@ -123,8 +126,7 @@ void VmFd::get_dirty_log(uint32_t slot, void* bitmap) {
         throw_errno("KVM_GET_DIRTY_LOG slot " + std::to_string(slot));
 }
 
-void VmFd::clear_dirty_log(uint32_t slot, uint64_t first_page, uint32_t num_pages,
-                           void* bitmap) {
+void VmFd::clear_dirty_log(uint32_t slot, uint64_t first_page, uint32_t num_pages, void* bitmap) {
     kvm_clear_dirty_log clear{};
     clear.slot = slot;
     clear.first_page = first_page;
@@ -136,6 +138,72 @@ void VmFd::clear_dirty_log(uint32_t slot, uint64_t first_page, uint32_t num_page
 
 void VmFd::reset_dirty_rings() {
     if (::ioctl(fd_.get(), KVM_RESET_DIRTY_RINGS, 0) < 0) throw_errno("KVM_RESET_DIRTY_RINGS");
+}
+
+void VmFd::create_irqchip() {
+    if (::ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0) throw_errno("KVM_CREATE_IRQCHIP");
+}
+
+void VmFd::create_pit2() {
+    kvm_pit_config config{};
+    if (::ioctl(fd_.get(), KVM_CREATE_PIT2, &config) < 0) throw_errno("KVM_CREATE_PIT2");
+}
+
+void VmFd::set_tss_addr(uint64_t gpa) {
+    if (::ioctl(fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(gpa)) < 0)
+        throw_errno("KVM_SET_TSS_ADDR");
+}
+
+void VmFd::set_identity_map_addr(uint64_t gpa) {
+    uint64_t addr = gpa;
+    if (::ioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0)
+        throw_errno("KVM_SET_IDENTITY_MAP_ADDR");
+}
+
+void VmFd::set_irq_line(uint32_t gsi, bool level) {
+    kvm_irq_level irq{};
+    irq.irq = gsi;
+    irq.level = level ? 1 : 0;
+    if (::ioctl(fd_.get(), KVM_IRQ_LINE, &irq) < 0)
+        throw_errno("KVM_IRQ_LINE " + std::to_string(gsi));
+}
+
+void VmFd::add_irqfd(int eventfd, uint32_t gsi) {
+    kvm_irqfd irqfd{};
+    irqfd.fd = static_cast<uint32_t>(eventfd);
+    irqfd.gsi = gsi;
+    if (::ioctl(fd_.get(), KVM_IRQFD, &irqfd) < 0) throw_errno("KVM_IRQFD " + std::to_string(gsi));
+}
+
+namespace {
+
+// A variable-length KVM argument: foldvm_kvm_var_header, then `count` entries.
+template <typename Entry> class VarArg {
+  public:
+    explicit VarArg(uint32_t count)
+        : storage_((sizeof(foldvm_kvm_var_header) + count * sizeof(Entry) + 7) / 8, 0) {
+        header()->count = count;
+    }
+    foldvm_kvm_var_header* header() {
+        return reinterpret_cast<foldvm_kvm_var_header*>(storage_.data());
+    }
+    Entry* entries() { return reinterpret_cast<Entry*>(header() + 1); }
+
+  private:
+    std::vector<uint64_t> storage_;
+};
+
+} // namespace
+
+std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
+    // The caller sizes the array; E2BIG means "bigger", so grow until it fits.
+    for (uint32_t n = 128; n <= 4096; n *= 2) {
+        VarArg<kvm_cpuid_entry2> arg(n);
+        if (::ioctl(fd_.get(), FOLDVM_KVM_GET_SUPPORTED_CPUID, arg.header()) == 0)
+            return {arg.entries(), arg.entries() + arg.header()->count};
+        if (errno != E2BIG) throw_errno("KVM_GET_SUPPORTED_CPUID");
+    }
+    throw std::runtime_error("KVM_GET_SUPPORTED_CPUID: more than 4096 leaves");
 }
 
 int VcpuFd::run_once() {
@@ -161,6 +229,39 @@ kvm_sregs VcpuFd::get_sregs() const {
 }
 void VcpuFd::set_sregs(const kvm_sregs& s) {
     if (::ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0) throw_errno("KVM_SET_SREGS");
+}
+
+void VcpuFd::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
+    VarArg<kvm_cpuid_entry2> arg(static_cast<uint32_t>(entries.size()));
+    std::copy(entries.begin(), entries.end(), arg.entries());
+    if (::ioctl(fd_.get(), FOLDVM_KVM_SET_CPUID2, arg.header()) < 0) throw_errno("KVM_SET_CPUID2");
+}
+
+kvm_lapic_state VcpuFd::get_lapic() const {
+    kvm_lapic_state s{};
+    if (::ioctl(fd_.get(), KVM_GET_LAPIC, &s) < 0) throw_errno("KVM_GET_LAPIC");
+    return s;
+}
+
+void VcpuFd::set_lapic(const kvm_lapic_state& s) {
+    if (::ioctl(fd_.get(), KVM_SET_LAPIC, &s) < 0) throw_errno("KVM_SET_LAPIC");
+}
+
+void VcpuFd::set_fpu(const kvm_fpu& fpu) {
+    if (::ioctl(fd_.get(), KVM_SET_FPU, &fpu) < 0) throw_errno("KVM_SET_FPU");
+}
+
+void VcpuFd::set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs) {
+    VarArg<kvm_msr_entry> arg(static_cast<uint32_t>(msrs.size()));
+    for (size_t i = 0; i < msrs.size(); ++i) {
+        arg.entries()[i].index = msrs[i].first;
+        arg.entries()[i].data = msrs[i].second;
+    }
+    int set = ::ioctl(fd_.get(), FOLDVM_KVM_SET_MSRS, arg.header());
+    if (set < 0) throw_errno("KVM_SET_MSRS");
+    if (static_cast<size_t>(set) != msrs.size())
+        throw std::runtime_error("KVM_SET_MSRS refused MSR index " +
+                                 std::to_string(msrs[static_cast<size_t>(set)].first));
 }
 
 } // namespace foldvm

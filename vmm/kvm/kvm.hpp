@@ -2,13 +2,15 @@
 // probing. Everything above this layer talks to KVM only through here.
 #pragma once
 
-#include "common/unique_fd.hpp"
 #include "common/mapping.hpp"
+#include "common/unique_fd.hpp"
 
 #include <linux/kvm.h>
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace foldvm {
 
@@ -23,9 +25,9 @@ struct KvmCapabilities {
     bool immediate_exit = false;
     int max_vcpus = 0;
     int max_memslots = 0;
-    bool userfaultfd = false;     // /dev/userfaultfd or the syscall works
-    bool uffd_wp_async = false;   // UFFD_FEATURE_WP_ASYNC (plain-region tracking)
-    bool uffd_wp_shmem = false;   // WP of pool (shmem) mappings
+    bool userfaultfd = false;   // /dev/userfaultfd or the syscall works
+    bool uffd_wp_async = false; // UFFD_FEATURE_WP_ASYNC (plain-region tracking)
+    bool uffd_wp_shmem = false; // WP of pool (shmem) mappings
 
     std::string describe() const;
 };
@@ -47,6 +49,17 @@ class VmFd {
     // Re-arms every harvested dirty-ring entry of every vCPU.
     void reset_dirty_rings();
 
+    // Platform pieces for Linux guests (unikernels need none of them).
+    // The in-kernel PIC/IOAPIC/LAPIC must exist before the first vCPU.
+    void create_irqchip();
+    void create_pit2();
+    void set_tss_addr(uint64_t gpa);
+    void set_identity_map_addr(uint64_t gpa);
+    // Drives interrupt line `gsi` (KVM_IRQ_LINE); any thread may call it.
+    void set_irq_line(uint32_t gsi, bool level);
+    // Signalling `eventfd` injects an edge on `gsi` without a VM exit.
+    void add_irqfd(int eventfd, uint32_t gsi);
+
   private:
     UniqueFd fd_;
     int run_size_;
@@ -63,6 +76,11 @@ class VcpuFd {
     void set_regs(const kvm_regs& regs);
     kvm_sregs get_sregs() const;
     void set_sregs(const kvm_sregs& sregs);
+    void set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
+    kvm_lapic_state get_lapic() const;
+    void set_lapic(const kvm_lapic_state& lapic);
+    void set_fpu(const kvm_fpu& fpu);
+    void set_msrs(const std::vector<std::pair<uint32_t, uint64_t>>& msrs);
 
   private:
     UniqueFd fd_;
@@ -76,6 +94,8 @@ class Kvm {
     const KvmCapabilities& caps() const { return caps_; }
     VmFd create_vm();
     int fd() const { return fd_.get(); }
+    // The CPUID leaves this KVM can offer a guest (KVM_GET_SUPPORTED_CPUID).
+    std::vector<kvm_cpuid_entry2> supported_cpuid() const;
 
     // Why KVM cannot be used here, or "" if it can. For tests that must skip.
     static std::string unavailable_reason(const std::string& path = "/dev/kvm");

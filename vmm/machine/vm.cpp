@@ -1,10 +1,13 @@
 #include "vm.hpp"
 
 #include "common/error.hpp"
+#include "vmm/boot/bzimage.hpp"
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/boot/x86_setup.hpp"
 #include "vmm/devices/device_manager.hpp"
+#include "vmm/devices/legacy/serial8250.hpp"
 #include "vmm/hypercall/guest_abi.hpp"
+#include "vmm/machine/irq_lines.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -43,12 +46,18 @@ std::string format_hex(const char* name, uint64_t v) {
 
 const char* to_string(VmState s) {
     switch (s) {
-    case VmState::Created: return "created";
-    case VmState::Running: return "running";
-    case VmState::Paused: return "paused";
-    case VmState::Exited: return "exited";
-    case VmState::Crashed: return "crashed";
-    case VmState::Stopped: return "stopped";
+    case VmState::Created:
+        return "created";
+    case VmState::Running:
+        return "running";
+    case VmState::Paused:
+        return "paused";
+    case VmState::Exited:
+        return "exited";
+    case VmState::Crashed:
+        return "crashed";
+    case VmState::Stopped:
+        return "stopped";
     }
     return "unknown";
 }
@@ -57,7 +66,9 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     : config_(std::move(config)), events_(std::move(events)), vm_fd_(kvm.create_vm()),
       created_at_(std::chrono::steady_clock::now()) {
     config_.validate();
+    linux_ = looks_like_bzimage({config_.image->data(), config_.image->size()});
     install_kick_handler();
+    if (linux_) create_linux_platform();
     GuestMemoryOptions mem_opts;
     mem_opts.size = config_.mem_bytes;
     mem_opts.dirty_logging = config_.dirty_logging;
@@ -66,12 +77,22 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     if (config_.ksm_mergeable &&
         ::madvise(memory_->host_base(), memory_->size(), MADV_MERGEABLE) != 0)
         throw_errno("madvise(MADV_MERGEABLE) on guest RAM");
-    devices_ = std::make_unique<DeviceManager>(
-        *memory_, mmio_bus_, [this](uint32_t) { raise_guest_event(); },
-        [this] { yield_to_pause(); });
+    // Unikernels poll for device events; Linux takes real interrupts.
+    auto interrupt = [this](uint32_t irq) {
+        if (irq_lines_)
+            irq_lines_->pulse(irq);
+        else
+            raise_guest_event();
+    };
+    devices_ = std::make_unique<DeviceManager>(*memory_, mmio_bus_, interrupt,
+                                               [this] { yield_to_pause(); });
     if (config_.balloon) devices_->add_balloon(*config_.balloon);
-    load_guest();
-    make_guest_abi(config_.abi)->attach(*this);
+    if (linux_) {
+        boot_linux(kvm);
+    } else {
+        load_unikernel();
+        make_guest_abi(config_.abi)->attach(*this);
+    }
 }
 
 Vm::~Vm() {
@@ -80,9 +101,11 @@ Vm::~Vm() {
     devices_.reset(); // stops device threads while the VM is still whole
 }
 
-BalloonDevice* Vm::balloon() const { return devices_ ? devices_->balloon() : nullptr; }
+BalloonDevice* Vm::balloon() const {
+    return devices_ ? devices_->balloon() : nullptr;
+}
 
-void Vm::load_guest() {
+void Vm::load_unikernel() {
     std::span<const uint8_t> file(config_.image->data(), config_.image->size());
     uint64_t heap_end = memory_->size();
     if (config_.initrd) {
@@ -138,7 +161,8 @@ void Vm::start() {
     if (!state_.compare_exchange_strong(expected, VmState::Running))
         throw std::logic_error("VM already started");
     running_vcpus_ = static_cast<int>(vcpus_.size());
-    for (auto& v : vcpus_) v->thread = std::thread([this, vcpu = v.get()] { vcpu_loop(*vcpu); });
+    for (auto& v : vcpus_)
+        v->thread = std::thread([this, vcpu = v.get()] { vcpu_loop(*vcpu); });
 }
 
 void Vm::kick_all() {
@@ -237,7 +261,8 @@ void Vm::vcpu_loop(Vcpu& vcpu) {
                 std::unique_lock lock(mutex_);
                 ++parked_vcpus_;
                 cv_.notify_all();
-                cv_.wait(lock, [&] { return (!pause_requested_ && holds_ == 0) || stop_requested_; });
+                cv_.wait(lock,
+                         [&] { return (!pause_requested_ && holds_ == 0) || stop_requested_; });
                 --parked_vcpus_;
                 continue;
             }
@@ -272,8 +297,11 @@ bool Vm::handle_exit(Vcpu& vcpu) {
         result = handler->on_port_io(*this, vcpu.index, run->io.port, is_write, data,
                                      run->io.size * run->io.count);
         switch (result.outcome) {
-        case IoResult::Outcome::Continue: return true;
-        case IoResult::Outcome::Exit: finish(VmState::Exited, result.status, ""); return false;
+        case IoResult::Outcome::Continue:
+            return true;
+        case IoResult::Outcome::Exit:
+            finish(VmState::Exited, result.status, "");
+            return false;
         case IoResult::Outcome::Fault:
             finish(VmState::Crashed, kCrashExitCode, result.message + "\n" + register_dump(vcpu));
             return false;
@@ -303,12 +331,15 @@ bool Vm::handle_exit(Vcpu& vcpu) {
         MmioHandler* handler = mmio_bus_.find(run->mmio.phys_addr, offset);
         uint32_t len = std::min<uint32_t>(run->mmio.len, sizeof run->mmio.data);
         if (handler) {
-            if (run->mmio.is_write) handler->mmio_write(offset, run->mmio.data, len);
-            else handler->mmio_read(offset, run->mmio.data, len);
+            if (run->mmio.is_write)
+                handler->mmio_write(offset, run->mmio.data, len);
+            else
+                handler->mmio_read(offset, run->mmio.data, len);
             return true;
         }
         char addr[20];
-        std::snprintf(addr, sizeof addr, "%llx", static_cast<unsigned long long>(run->mmio.phys_addr));
+        std::snprintf(addr, sizeof addr, "%llx",
+                      static_cast<unsigned long long>(run->mmio.phys_addr));
         finish(VmState::Crashed, kCrashExitCode,
                std::string("guest accessed unmapped physical address 0x") + addr + "\n" +
                    register_dump(vcpu));
@@ -333,10 +364,10 @@ std::string Vm::register_dump(Vcpu& vcpu) const {
         kvm_regs r = vcpu.fd.get_regs();
         kvm_sregs s = vcpu.fd.get_sregs();
         const std::pair<const char*, uint64_t> rows[] = {
-            {"rip", r.rip}, {"rsp", r.rsp},   {"rbp", r.rbp},   {"rflags", r.rflags},
-            {"rax", r.rax}, {"rbx", r.rbx},   {"rcx", r.rcx},   {"rdx", r.rdx},
-            {"rsi", r.rsi}, {"rdi", r.rdi},   {"r8", r.r8},     {"r9", r.r9},
-            {"cr0", s.cr0}, {"cr2", s.cr2},   {"cr3", s.cr3},   {"cr4", s.cr4},
+            {"rip", r.rip},   {"rsp", r.rsp},        {"rbp", r.rbp},        {"rflags", r.rflags},
+            {"rax", r.rax},   {"rbx", r.rbx},        {"rcx", r.rcx},        {"rdx", r.rdx},
+            {"rsi", r.rsi},   {"rdi", r.rdi},        {"r8", r.r8},          {"r9", r.r9},
+            {"cr0", s.cr0},   {"cr2", s.cr2},        {"cr3", s.cr3},        {"cr4", s.cr4},
             {"efer", s.efer}, {"cs", s.cs.selector}, {"ss", s.ss.selector}, {"cpl", s.cs.dpl}};
         int col = 0;
         for (auto& [name, value] : rows) {
@@ -368,7 +399,8 @@ void Vm::console_write(const char* data, size_t len) {
         }
     }
     if (events_.console_line)
-        for (auto& line : complete) events_.console_line(config_.index, line);
+        for (auto& line : complete)
+            events_.console_line(config_.index, line);
 }
 
 std::vector<std::string> Vm::console_tail(size_t lines) const {

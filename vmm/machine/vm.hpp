@@ -24,6 +24,8 @@ namespace foldvm {
 
 class BalloonDevice;
 class DeviceManager;
+class IrqLines;
+class Serial8250;
 
 enum class VmState { Created, Running, Paused, Exited, Crashed, Stopped };
 const char* to_string(VmState s);
@@ -37,6 +39,8 @@ struct VmEvents {
     std::function<void(uint64_t vm_index, const std::string& line)> console_line;
     // Crash reports and other diagnostics for the operator.
     std::function<void(uint64_t vm_index, const std::string& text)> diagnostic;
+    // A Linux guest wrote the boot marker (debug_port.hpp), `ms` after creation.
+    std::function<void(uint64_t vm_index, uint8_t value, double ms)> boot_marker;
 };
 
 class Vm {
@@ -75,6 +79,12 @@ class Vm {
     // The balloon (control API: target, statistics), or nullptr without one.
     BalloonDevice* balloon() const;
     const foldvm_boot_info& boot_info() const { return boot_info_; }
+    // A Linux kernel (bzImage) rather than a foldvm-ABI unikernel.
+    bool is_linux() const { return linux_; }
+    // Milliseconds from creation to the guest's boot marker; negative until then.
+    double boot_marker_ms() const;
+    // Host input for a Linux guest's ttyS0; ignored for unikernels.
+    void console_input(const uint8_t* data, size_t size);
 
     // Hypercall services.
     void console_write(const char* data, size_t len);
@@ -100,7 +110,11 @@ class Vm {
         VcpuFd fd;
         std::thread thread;
     };
-    void load_guest();
+    void load_unikernel();
+    // vm_linux.cpp: irqchip, boot structures, ACPI and legacy devices.
+    void create_linux_platform();
+    void boot_linux(Kvm& kvm);
+    void note_boot_marker(uint8_t value);
     void vcpu_loop(Vcpu& vcpu);
     bool handle_exit(Vcpu& vcpu);
     void finish(VmState final_state, int code, const std::string& reason);
@@ -114,6 +128,10 @@ class Vm {
     IoBus io_bus_;
     MmioBus mmio_bus_;
     std::unique_ptr<DeviceManager> devices_;
+    bool linux_ = false;
+    std::unique_ptr<IrqLines> irq_lines_;
+    std::shared_ptr<Serial8250> serial_;
+    std::atomic<int64_t> boot_marker_ns_{0};
     foldvm_boot_info boot_info_{};
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
 
@@ -125,7 +143,7 @@ class Vm {
     std::atomic<int> holds_{0};
     std::atomic<int> running_vcpus_{0};
 
-    std::mutex join_mutex_; // wait() may be called from several threads
+    std::mutex join_mutex_;    // wait() may be called from several threads
     mutable std::mutex mutex_; // guards the fields below
     std::condition_variable cv_;
     int parked_vcpus_ = 0;

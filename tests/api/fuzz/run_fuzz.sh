@@ -21,7 +21,8 @@ clang++ -fsanitize=fuzzer "$probe" -o "$out/probe" 2>/dev/null ||
 
 sources=("$src"/tests/api/fuzz/fuzz_request.cpp "$src"/vmm/api/router.cpp
          "$src"/vmm/api/json_input.cpp "$src"/vmm/api/json_output.cpp
-         "$src"/vmm/api/host_memory.cpp "$src"/vmm/api/resource_*.cpp)
+         "$src"/vmm/api/host_memory.cpp "$src"/vmm/api/vm_lookup.cpp
+         "$src"/vmm/api/balloon_input.cpp "$src"/vmm/api/resource_*.cpp)
 bin=$out/fuzz_request
 rebuild=0
 [ -x "$bin" ] || rebuild=1
@@ -49,6 +50,9 @@ printf 'POST /vms HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 
     ${#body} "$body" >"$corpus/create-vm"
 printf 'POST /vms HTTP/1.1\r\nContent-Length: %d\r\n\r\n%sPUT /vms/1/state HTTP/1.1\r\nContent-Length: 18\r\n\r\n{"state":"paused"}GET /vms/1 HTTP/1.1\r\n\r\nDELETE /vms/1 HTTP/1.1\r\n\r\n' \
     ${#body} "$body" >"$corpus/vm-lifecycle"
+body="{\"kernel\":\"$guest\",\"mem_mib\":8,\"balloon\":{\"amount_mib\":2,\"stats_polling_interval_s\":1}}"
+printf 'POST /vms HTTP/1.1\r\nContent-Length: %d\r\n\r\n%sPATCH /vms/1/balloon HTTP/1.1\r\nContent-Length: 16\r\n\r\n{"amount_mib":4}GET /vms/1/balloon/statistics HTTP/1.1\r\n\r\nDELETE /vms/1 HTTP/1.1\r\n\r\n' \
+    ${#body} "$body" >"$corpus/vm-balloon"
 
 echo "fuzzing the API request path for ${secs}s"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
