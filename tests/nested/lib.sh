@@ -79,17 +79,34 @@ need_linux_boot() {
         skip "this foldvm has no 'run --kernel' (Linux boot support not merged)"
 }
 
-# foldvm_linux ARGS... -- CMDLINE-TAIL: foldvm run of the L2 kernel and
-# initramfs with $L2_CMDLINE (plus $L2_EXTRA) and CMDLINE-TAIL after "--"
-# (see qemu_l2), under a $FOLDVM_TIMEOUT (90 s) guard.
-L2_EXTRA=""
-foldvm_linux() {
-    local args=() cmd
+# linux_args ARGS... -- CMDLINE-TAIL: sets LINUX_ARGS to the arguments of a
+# foldvm run of the L2 kernel and initramfs with $L2_CMDLINE (plus $L2_EXTRA)
+# and CMDLINE-TAIL after "--" (kernel quoting: double quotes only), e.g.
+# 'sh -c "echo hi; exit 7"'.
+linux_args() {
+    local args=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
     [ $# -gt 0 ] && shift
-    cmd="$*"
-    timeout -k 5 "${FOLDVM_TIMEOUT:-90}" "$FOLDVM" run --kernel "$L2_KERNEL" --initrd "$L2_INITRD" \
-        --cmdline "$L2_CMDLINE${L2_EXTRA:+ $L2_EXTRA} -- $cmd" "${args[@]}"
+    LINUX_ARGS=(run --kernel "$L2_KERNEL" --initrd "$L2_INITRD"
+                --cmdline "$L2_CMDLINE${L2_EXTRA:+ $L2_EXTRA} -- $*" "${args[@]}")
+}
+
+# foldvm_linux ARGS... -- CMDLINE-TAIL: runs it (see linux_args) under a
+# $FOLDVM_TIMEOUT (90 s) guard.
+foldvm_linux() {
+    linux_args "$@"
+    timeout -k 5 "${FOLDVM_TIMEOUT:-90}" "$FOLDVM" "${LINUX_ARGS[@]}"
+}
+
+# foldvm_linux_bg OUT ERR ARGS... -- CMDLINE-TAIL: starts it in the background
+# with foldvm's own --timeout ($FOLDVM_TIMEOUT, 300 s); VMM_PID is foldvm's pid.
+foldvm_linux_bg() {
+    local out=$1 err=$2
+    shift 2
+    linux_args "$@"
+    "$FOLDVM" "${LINUX_ARGS[@]}" --timeout "${FOLDVM_TIMEOUT:-300}" >"$out" 2>"$err" &
+    VMM_PID=$!
+    BG_PIDS+=("$VMM_PID")
 }
 
 # qemu_l2 microvm|pc [QEMU-ARGS...] -- CMDLINE-TAIL: boots the same L2 kernel
