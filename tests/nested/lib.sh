@@ -33,7 +33,7 @@ trap cleanup EXIT
 now_ms() { local t=$EPOCHREALTIME; echo $(( ${t/./} / 1000 )); }
 
 # show FILE [N]: the last N lines of FILE, indented, for failure reports.
-show() { tail -n "${2:-25}" "$1" | sed 's/^/    | /'; }
+show() { tail -n "${2:-25}" "$1" | cut -c1-240 | sed 's/^/    | /'; }
 
 # expect_rc NAME WANT CMD...: runs CMD (stdout NAME.out, stderr NAME.err).
 expect_rc() {
