@@ -1,11 +1,15 @@
 #include "userfaultfd.hpp"
 
+#include "mapping.hpp"
+
 #include "error.hpp"
 #include "linux_compat.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <mutex>
 
@@ -50,6 +54,38 @@ UffdProbe userfaultfd_features() {
         ::close(fd);
     });
     return probe;
+}
+
+bool userfaultfd_wp_spans_mappings() {
+    static bool ok = false;
+    static std::once_flag once;
+    std::call_once(once, [] {
+        try {
+            auto probe = userfaultfd_features();
+            if (!probe.available || !(probe.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM)) return;
+            const size_t page = 4096;
+            void* base = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (base == MAP_FAILED) return;
+            Mapping area(base, 2 * page);
+            UniqueFd memfd(static_cast<int>(::syscall(SYS_memfd_create, "foldvm-uffd-probe", 0)));
+            if (!memfd || ::ftruncate(memfd.get(), page) != 0) return;
+            void* second = static_cast<char*>(base) + page;
+            if (::mmap(second, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, memfd.get(),
+                       0) == MAP_FAILED)
+                return;
+            static_cast<volatile char*>(base)[0] = 1;
+            static_cast<volatile char*>(second)[0] = 1;
+            Userfaultfd uffd(UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+            uffd.register_wp(base, 2 * page);
+            uffd.write_protect(base, 2 * page, true);
+            uffd.write_protect(base, 2 * page, false);
+            ok = true;
+        } catch (const std::exception&) {
+            ok = false;
+        }
+    });
+    return ok;
 }
 
 Userfaultfd::Userfaultfd(uint64_t features) {

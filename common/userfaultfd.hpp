@@ -19,6 +19,11 @@ struct UffdProbe {
 // Probes once (cached) which userfaultfd features the kernel supports.
 UffdProbe userfaultfd_features();
 
+// Probes once (cached) whether UFFDIO_WRITEPROTECT accepts a range that
+// spans several mappings (an anonymous page next to a private memfd page),
+// which dedup's freeze relies on. Linux 6.1 refuses with ENOENT.
+bool userfaultfd_wp_spans_mappings();
+
 class Userfaultfd {
   public:
     // Opens a userfaultfd with the requested features; throws SystemError.

@@ -72,10 +72,11 @@ RegionId Engine::add_region(RegionSpec spec) {
     if (use_uffd) {
         auto probe = userfaultfd_features();
         try {
-            // Merged pages become shmem (pool) mappings that must stay
-            // write-protectable; kernels before 6.4 cannot do that.
-            if (!(probe.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM))
-                throw std::runtime_error("this kernel cannot write-protect shmem pages");
+            // Merged pages become pool (shmem) mappings among anonymous
+            // ones; a freeze must write-protect across both in one call.
+            if (!userfaultfd_wp_spans_mappings())
+                throw std::runtime_error(
+                    "this kernel cannot write-protect a range spanning several mappings");
             uint64_t want =
                 probe.features & (UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED);
             r->uffd = std::make_unique<Userfaultfd>(want);
@@ -261,13 +262,13 @@ void Engine::halt_after_failure(const std::string& what) {
     // A failed system call must not take the monitor (and every VM) down,
     // nor leave a guest blocked on a page still write-protected by a freeze:
     // thaw everything, stop scanning, and tell the operator.
+    // Closing a userfaultfd drops its write protection and wakes every
+    // blocked writer, whatever state the failed pass left the ranges in.
+    // Regions that can pause their writers keep deduplicating that way.
     for (auto& [id, r] : regions_) {
         if (!r->uffd) continue;
-        try {
-            r->uffd->write_protect(r->spec.base, r->spec.size, false);
-            r->uffd->wake(r->spec.base, r->spec.size);
-        } catch (const std::exception&) {
-        }
+        r->uffd.reset();
+        r->counters.freeze_mode = (r->spec.pause && r->spec.resume) ? "pause" : "none";
     }
     config_.run = 0;
     failure_ = what;

@@ -2,6 +2,7 @@
 // platform would.
 #include "dedup/page_pool.hpp"
 #include "vmm/boot/elf_loader.hpp"
+#include "vmm/machine/console_log.hpp"
 #include "vmm/machine/host.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
@@ -18,30 +19,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string guest(const char* name) { return std::string(GUEST_DIR) + "/" + name + ".elf"; }
+std::string guest(const char* name) {
+    return std::string(GUEST_DIR) + "/" + name + ".elf";
+}
 
 Blob load(const char* name) {
     return std::make_shared<const std::vector<uint8_t>>(read_image_file(guest(name), 64 << 20));
 }
-
-struct Console {
-    std::mutex mutex;
-    std::map<uint64_t, std::vector<std::string>> lines;
-    VmEvents events() {
-        VmEvents ev;
-        ev.console_line = [this](uint64_t vm, const std::string& l) {
-            std::lock_guard lock(mutex);
-            lines[vm].push_back(l);
-        };
-        return ev;
-    }
-    bool saw(uint64_t vm, const std::string& prefix) {
-        std::lock_guard lock(mutex);
-        for (auto& l : lines[vm])
-            if (l.rfind(prefix, 0) == 0) return true;
-        return false;
-    }
-};
 
 VmConfig config(const char* name, uint64_t index, const std::string& cmdline = "",
                 uint64_t mem = 8 << 20) {
@@ -67,17 +51,20 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds lim
 
 TEST_CASE("a crashing guest dies alone; its neighbours finish normally", "[library]") {
     Host host;
-    Console console;
+    ConsoleLog console;
     std::vector<uint64_t> ids;
-    for (uint64_t i = 0; i < 3; ++i) ids.push_back(host.create_vm(config("hello", i), console.events()));
+    for (uint64_t i = 0; i < 3; ++i)
+        ids.push_back(host.create_vm(config("hello", i), console.events()));
     uint64_t crasher = host.create_vm(config("crash", 3), console.events());
     uint64_t bad = host.create_vm(config("badcall", 4, "mode=argptr"), console.events());
-    for (auto& [id, vm] : host.vms()) vm->start();
-    for (auto& [id, vm] : host.vms()) vm->wait();
+    for (auto& [id, vm] : host.vms())
+        vm->start();
+    for (auto& [id, vm] : host.vms())
+        vm->wait();
     for (uint64_t id : ids) {
         CHECK(host.vm(id)->state() == VmState::Exited);
         CHECK(host.vm(id)->exit_code() == 0);
-        CHECK(console.saw(id - 1, "Hello from foldvm guest"));
+        CHECK(console.starts_with(id - 1, "Hello from foldvm guest"));
     }
     CHECK(host.vm(crasher)->state() == VmState::Crashed);
     CHECK(host.vm(crasher)->exit_code() == kCrashExitCode);
@@ -88,12 +75,13 @@ TEST_CASE("a crashing guest dies alone; its neighbours finish normally", "[libra
 
 TEST_CASE("pause stops guest progress and resume continues it", "[library]") {
     Host host;
-    Console console;
-    uint64_t id = host.create_vm(config("memfill", 0, "shared=0.5 zero=0.1 churn=1000 verify verify_ms=50"),
-                                 console.events());
+    ConsoleLog console;
+    uint64_t id =
+        host.create_vm(config("memfill", 0, "shared=0.5 zero=0.1 churn=1000 verify verify_ms=50"),
+                       console.events());
     auto vm = host.vm(id);
     vm->start();
-    REQUIRE(wait_until([&] { return console.saw(0, "memfill: verify"); }, 10s));
+    REQUIRE(wait_until([&] { return console.starts_with(0, "memfill: verify"); }, 10s));
     vm->pause();
     CHECK(vm->state() == VmState::Paused);
     size_t before = vm->console_tail(1000).size();
@@ -105,16 +93,20 @@ TEST_CASE("pause stops guest progress and resume continues it", "[library]") {
     vm->stop();
     vm->wait();
     CHECK(vm->state() == VmState::Stopped);
-    for (auto& line : vm->console_tail(1000)) CHECK_THAT(line, !Catch::Contains("MISMATCH"));
+    for (auto& line : vm->console_tail(1000))
+        CHECK_THAT(line, !Catch::Contains("MISMATCH"));
 }
 
 TEST_CASE("many VMs in one host", "[library]") {
     Host host;
-    Console console;
-    for (uint64_t i = 0; i < 64; ++i) host.create_vm(config("hello", i, "", 4 << 20), console.events());
-    for (auto& [id, vm] : host.vms()) vm->start();
+    ConsoleLog console;
+    for (uint64_t i = 0; i < 64; ++i)
+        host.create_vm(config("hello", i, "", 4 << 20), console.events());
+    for (auto& [id, vm] : host.vms())
+        vm->start();
     int exited = 0;
-    for (auto& [id, vm] : host.vms()) exited += vm->wait() == 0 && vm->state() == VmState::Exited;
+    for (auto& [id, vm] : host.vms())
+        exited += vm->wait() == 0 && vm->state() == VmState::Exited;
     CHECK(exited == 64);
 }
 
@@ -124,26 +116,33 @@ TEST_CASE("built-in dedup converges to the ground truth on real guests", "[libra
     cfg.sleep_millisecs = 5;
     cfg.pages_to_scan = 20000;
     DedupService sharing(host, DedupMode::Builtin, cfg);
-    Console console;
+    ConsoleLog console;
     std::vector<uint64_t> ids;
     for (uint64_t i = 0; i < 3; ++i)
-        ids.push_back(host.create_vm(config("memfill", i, "shared=0.7 zero=0.1", 16 << 20), console.events()));
-    for (uint64_t id : ids) host.vm(id)->start();
-    REQUIRE(wait_until([&] {
-        for (uint64_t i = 0; i < 3; ++i)
-            if (!console.saw(i, "memfill: filled")) return false;
-        return true;
-    }, 30s));
+        ids.push_back(host.create_vm(config("memfill", i, "shared=0.7 zero=0.1", 16 << 20),
+                                     console.events()));
+    for (uint64_t id : ids)
+        host.vm(id)->start();
+    REQUIRE(wait_until(
+        [&] {
+            for (uint64_t i = 0; i < 3; ++i)
+                if (!console.starts_with(i, "memfill: filled")) return false;
+            return true;
+        },
+        30s));
     // Converged once two consecutive full scans change nothing.
     uint64_t last = ~0ull;
-    REQUIRE(wait_until([&] {
-        auto s = sharing.engine()->stats();
-        uint64_t now = s.pages_sharing + s.zero_pages;
-        bool stable = now == last && s.full_scans > 4;
-        last = now;
-        return stable;
-    }, 30s));
-    for (uint64_t id : ids) host.vm(id)->pause();
+    REQUIRE(wait_until(
+        [&] {
+            auto s = sharing.engine()->stats();
+            uint64_t now = s.pages_sharing + s.zero_pages;
+            bool stable = now == last && s.full_scans > 4;
+            last = now;
+            return stable;
+        },
+        30s));
+    for (uint64_t id : ids)
+        host.vm(id)->pause();
     sharing.engine()->scan_now();
     std::this_thread::sleep_for(200ms);
 
@@ -155,12 +154,15 @@ TEST_CASE("built-in dedup converges to the ground truth on real guests", "[libra
         GuestMemory& mem = host.vm(id)->memory();
         for (uint64_t gpa = 0; gpa < mem.size(); gpa += 4096) {
             const uint8_t* p = mem.translate(gpa, 4096);
-            if (std::memcmp(p, zeros, 4096) == 0) ++zero;
-            else ++counts[XXH3_64bits(p, 4096)];
+            if (std::memcmp(p, zeros, 4096) == 0)
+                ++zero;
+            else
+                ++counts[XXH3_64bits(p, 4096)];
         }
     }
     uint64_t dups = 0;
-    for (auto& [h, n] : counts) dups += n - 1;
+    for (auto& [h, n] : counts)
+        dups += n - 1;
     auto s = sharing.engine()->stats();
     INFO("ground truth dups=" << dups << " zero=" << zero << "; engine sharing=" << s.pages_sharing
                               << " zero=" << s.zero_pages);
@@ -182,19 +184,23 @@ TEST_CASE("the pause fallback freeze loses no guest write", "[library][dedup]") 
     cfg.volatile_passes = 0;
     cfg.pause_freeze = 1;
     DedupService sharing(host, DedupMode::Builtin, cfg);
-    Console console;
+    ConsoleLog console;
     std::vector<uint64_t> ids;
     for (uint64_t i = 0; i < 3; ++i)
         ids.push_back(host.create_vm(
-            config("memfill", i, "shared=0.75 zero=0.05 churn=500 verify verify_ms=300 duration_ms=3000",
+            config("memfill", i,
+                   "shared=0.75 zero=0.05 churn=500 verify verify_ms=300 duration_ms=3000",
                    16 << 20),
             console.events()));
-    for (uint64_t id : ids) host.vm(id)->start();
-    for (uint64_t id : ids) CHECK(host.vm(id)->wait() == 0);
+    for (uint64_t id : ids)
+        host.vm(id)->start();
+    for (uint64_t id : ids)
+        CHECK(host.vm(id)->wait() == 0);
     auto s = sharing.engine()->stats();
     CHECK(s.freeze_mode == "pause");
     CHECK(s.pages_sharing > 1000);
     CHECK(s.cow_breaks > 100);
-    for (uint64_t i = 0; i < 3; ++i) CHECK(console.saw(i, "memfill: done"));
-    for (auto& line : console.lines[0]) CHECK_THAT(line, !Catch::Contains("MISMATCH"));
+    for (uint64_t i = 0; i < 3; ++i)
+        CHECK(console.starts_with(i, "memfill: done"));
+    CHECK(console.find(0, "MISMATCH").empty());
 }

@@ -3,6 +3,7 @@
 // measures the VM's resident memory with mincore over guest RAM.
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/devices/virtio/balloon.hpp"
+#include "vmm/machine/console_log.hpp"
 #include "vmm/machine/host.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
@@ -25,33 +26,6 @@ Blob load(const char* name) {
     return std::make_shared<const std::vector<uint8_t>>(
         read_image_file(std::string(GUEST_DIR) + "/" + name + ".elf", 64 << 20));
 }
-
-struct Console {
-    std::mutex mutex;
-    std::map<uint64_t, std::vector<std::string>> lines;
-    VmEvents events() {
-        VmEvents ev;
-        ev.console_line = [this](uint64_t vm, const std::string& l) {
-            std::lock_guard lock(mutex);
-            lines[vm].push_back(l);
-        };
-        return ev;
-    }
-    // The first line of VM `vm` containing `text`, or "".
-    std::string find(uint64_t vm, const std::string& text) {
-        std::lock_guard lock(mutex);
-        for (auto& l : lines[vm])
-            if (l.find(text) != std::string::npos) return l;
-        return "";
-    }
-    std::string dump(uint64_t vm) {
-        std::lock_guard lock(mutex);
-        std::string out;
-        for (auto& l : lines[vm])
-            out += l + "\n";
-        return out;
-    }
-};
 
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
     auto end = std::chrono::steady_clock::now() + limit;
@@ -93,7 +67,7 @@ uint64_t number_after(const std::string& line, const std::string& key) {
 TEST_CASE("inflating to 75% of RAM frees >= 70% of RAM; deflating makes it usable again",
           "[balloon][guest]") {
     constexpr uint64_t kMem = 256ull << 20;
-    Console console;
+    ConsoleLog console;
     Kvm kvm;
     Vm vm(kvm,
           balloon_guest("balloon", kMem,
@@ -131,7 +105,7 @@ TEST_CASE("inflating to 75% of RAM frees >= 70% of RAM; deflating makes it usabl
 
 TEST_CASE("dedup keeps working across inflate and deflate", "[balloon][guest][dedup]") {
     constexpr uint64_t kMem = 64ull << 20;
-    Console console;
+    ConsoleLog console;
     Host host;
     dedup::DedupConfig cfg;
     cfg.volatile_passes = 0;
@@ -184,7 +158,7 @@ TEST_CASE("dedup keeps working across inflate and deflate", "[balloon][guest][de
 
 TEST_CASE("a hostile guest breaks only its own balloon; its neighbour is unaffected",
           "[balloon][guest][hostile]") {
-    Console console;
+    ConsoleLog console;
     Host host;
     DedupService sharing(host, DedupMode::Builtin, dedup::DedupConfig{});
     BalloonConfig all{.stats_polling_interval_s = 1, .free_page_reporting = true};
@@ -216,7 +190,7 @@ TEST_CASE("a hostile guest breaks only its own balloon; its neighbour is unaffec
 }
 
 TEST_CASE("a real guest's statistics arrive at the polling interval", "[balloon][guest][stats]") {
-    Console console;
+    ConsoleLog console;
     Kvm kvm;
     Vm vm(
         kvm,
@@ -246,7 +220,7 @@ TEST_CASE("a real guest's statistics arrive at the polling interval", "[balloon]
 TEST_CASE("free page reporting gives freed memory back without inflating",
           "[balloon][guest][reporting]") {
     constexpr uint64_t kMem = 128ull << 20;
-    Console console;
+    ConsoleLog console;
     Kvm kvm;
     Vm vm(kvm,
           balloon_guest("balloon", kMem, "touch keep=4M report_threshold=512 duration_ms=60000",

@@ -106,10 +106,10 @@ int run_balloon_bench(int argc, char** argv) {
     if (o.populate == "host" && ::madvise(ram, ram_bytes, MADV_POPULATE_WRITE) != 0)
         throw std::runtime_error("madvise(MADV_POPULATE_WRITE) failed");
     vm->start();
-    if (!wait_until([&] { return console.count_with("balloon: device ready") > 0; }, o.timeout_s))
+    if (!wait_until([&] { return console.vms_with("balloon: device ready") > 0; }, o.timeout_s))
         throw std::runtime_error("the guest's balloon driver did not start");
     if (o.populate == "guest" &&
-        !wait_until([&] { return console.count_with("balloon: touched") > 0; }, o.timeout_s * 10))
+        !wait_until([&] { return console.vms_with("balloon: touched") > 0; }, o.timeout_s * 10))
         throw std::runtime_error("the guest did not finish touching its heap");
 
     const uint64_t target_mib = static_cast<uint64_t>(double(ram_bytes >> 20) * o.fraction);

@@ -1,6 +1,8 @@
 // Small helpers shared by the benchmark modes.
 #pragma once
 
+#include "vmm/machine/console_log.hpp"
+
 #include "vmm/machine/host.hpp"
 
 #include <algorithm>
@@ -34,36 +36,7 @@ inline bool wait_until(const std::function<bool()>& pred, double limit_s, int po
     return pred();
 }
 
-// Collects console lines per VM for benchmarks that watch guest output.
-struct ConsoleLog {
-    std::mutex mutex;
-    std::map<uint64_t, std::vector<std::string>> lines;
-    VmEvents events() {
-        VmEvents ev;
-        ev.console_line = [this](uint64_t vm, const std::string& l) {
-            std::lock_guard lock(mutex);
-            lines[vm].push_back(l);
-        };
-        return ev;
-    }
-    size_t count_with(const std::string& prefix) {
-        std::lock_guard lock(mutex);
-        size_t n = 0;
-        for (auto& [vm, ls] : lines)
-            for (auto& l : ls)
-                if (l.rfind(prefix, 0) == 0) {
-                    ++n;
-                    break;
-                }
-        return n;
-    }
-    std::vector<std::string> all() {
-        std::lock_guard lock(mutex);
-        std::vector<std::string> out;
-        for (auto& [vm, ls] : lines) out.insert(out.end(), ls.begin(), ls.end());
-        return out;
-    }
-};
+using foldvm::ConsoleLog; // vmm/machine/console_log.hpp
 
 // Resident pages of a range (mincore), i.e. guest RAM the guest touched.
 uint64_t resident_pages(const void* base, size_t size);

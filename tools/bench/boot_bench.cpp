@@ -85,7 +85,7 @@ int run_boot_bench(int argc, char** argv) {
         ids.push_back(host.create_vm(c, console.events()));
         host.vm(ids.back())->start();
     }
-    wait_until([&] { return console.count_with("memfill: filled") == size_t(idle); }, 60);
+    wait_until([&] { return console.vms_with("memfill: filled") == size_t(idle); }, 60);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     uint64_t rss1 = process_rss_kib();
     uint64_t guest_kib = 0;

@@ -96,7 +96,7 @@ nlohmann::json run_once(const DedupBenchOptions& o, const std::string& engine) {
     }
     auto t_fill = std::chrono::steady_clock::now();
     for (uint64_t id : ids) host.vm(id)->start();
-    if (!wait_until([&] { return console.count_with("memfill: filled") == ids.size(); }, 300, 20))
+    if (!wait_until([&] { return console.vms_with("memfill: filled") == ids.size(); }, 300, 20))
         throw std::runtime_error("guests did not finish filling memory");
     double fill_s = seconds_since(t_fill);
 

@@ -232,6 +232,9 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
         {"state", to_string(state)},
         {"exit_code", nullptr},
         {"crash_reason", nullptr},
+        {"guest", vm.is_linux() ? "linux" : "unikernel"},
+        {"boot_marker_ms", vm.boot_marker_ms() < 0 ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(vm.boot_marker_ms())},
         {"config",
          {{"kernel", c.kernel_path},
           {"mem_mib", c.mem_bytes >> 20},

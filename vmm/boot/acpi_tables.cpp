@@ -54,6 +54,13 @@ void put_io_gas(Bytes& b, size_t offset, uint16_t port) {
 
 Bytes dsdt(const AcpiPlatform& p) {
     aml::Bytes devices;
+    if (p.serial_port) {
+        aml::Bytes crs = aml::resource_template(aml::concat(
+            {aml::io_port(p.serial_port, 8), aml::extended_interrupt(p.serial_gsi, true)}));
+        devices = aml::device(
+            "COM1", aml::concat({aml::name("_HID", aml::eisa_id("PNP0501")),
+                                 aml::name("_UID", aml::integer(0)), aml::name("_CRS", crs)}));
+    }
     for (size_t i = 0; i < p.virtio_devices.size(); ++i) {
         const AcpiMmioDevice& d = p.virtio_devices[i];
         if (i > 999) throw std::length_error("ACPI: too many devices");

@@ -22,6 +22,11 @@ struct AcpiPlatform {
     std::vector<AcpiMmioDevice> virtio_devices;
     uint64_t lapic_base = 0;
     uint64_t ioapic_base = 0;
+    // Legacy UART (COM1). In hardware-reduced ACPI Linux has no legacy PIC
+    // and no ISA IRQs, so the port only gets its interrupt through a PNP0501
+    // device in the DSDT.
+    uint16_t serial_port = 0; // 0 = none
+    uint32_t serial_gsi = 0;
     uint16_t reset_port = 0; // FADT reset register (I/O space)
     uint8_t reset_value = 0;
 };

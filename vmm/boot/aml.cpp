@@ -97,6 +97,30 @@ Bytes scope(const std::string& path, const Bytes& body) {
                    package_length_prefixed(concat({{kRootChar}, name_seg(path.substr(1)), body}))});
 }
 
+Bytes eisa_id(const std::string& id) {
+    if (id.size() != 7) throw std::invalid_argument("EISA id must be 7 characters: " + id);
+    auto letter = [&](int i) {
+        return static_cast<uint32_t>(id[static_cast<size_t>(i)] - '@') & 0x1f;
+    };
+    auto hex = [&](int i) {
+        char c = id[static_cast<size_t>(i)];
+        return static_cast<uint32_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10) & 0xf;
+    };
+    // Three 5-bit letters and four hex digits, stored big-endian.
+    uint32_t v = (letter(0) << 26) | (letter(1) << 21) | (letter(2) << 16) | (hex(3) << 12) |
+                 (hex(4) << 8) | (hex(5) << 4) | hex(6);
+    return integer(__builtin_bswap32(v));
+}
+
+Bytes io_port(uint16_t base, uint8_t length) {
+    Bytes out{0x47, 0x01};
+    append_le(out, base, 2); // minimum
+    append_le(out, base, 2); // maximum
+    out.push_back(1);        // alignment
+    out.push_back(length);
+    return out;
+}
+
 Bytes memory32_fixed(uint32_t base, uint32_t length, bool writable) {
     Bytes out{0x86, 9, 0, static_cast<uint8_t>(writable ? 1 : 0)};
     append_le(out, base, 4);

@@ -22,8 +22,15 @@ Bytes name(const std::string& seg, const Bytes& value);  // Name(XXXX, value)
 Bytes device(const std::string& seg, const Bytes& body); // Device(XXXX) { body }
 Bytes scope(const std::string& path, const Bytes& body); // Scope(\_SB_) { body }
 
+// EisaId("PNP0501"): the compressed 32-bit form of a PNP id.
+Bytes eisa_id(const std::string& id);
+
 // Resource descriptors (section 6.4) for a _CRS buffer.
 Bytes memory32_fixed(uint32_t base, uint32_t length, bool writable);
+// A 16-bit-decoded I/O port range.
+Bytes io_port(uint16_t base, uint8_t length);
+// A 16-bit-decoded I/O port range.
+Bytes io_port(uint16_t base, uint8_t length);
 // One edge- or level-triggered, active-high, exclusive interrupt.
 Bytes extended_interrupt(uint32_t gsi, bool edge_triggered);
 Bytes resource_template(const Bytes& descriptors); // adds the end tag, wraps in a Buffer

@@ -89,6 +89,8 @@ BzImage parse_bzimage(std::span<const uint8_t> file) {
     out.cmdline_max = hdr.cmdline_size;
     if (out.cmdline_max == 0) reject("cmdline_size is zero");
 
+    out.payload_offset = hdr.payload_offset;
+    out.payload_length = hdr.payload_length;
     out.setup_header.assign(file.begin() + kSetupHeaderOffset,
                             file.begin() + static_cast<long>(kSetupHeaderOffset + copy));
     return out;

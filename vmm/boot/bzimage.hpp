@@ -19,6 +19,8 @@ struct BzImage {
     uint64_t pref_address = 0;
     uint64_t initrd_addr_max = 0;      // highest byte an initrd may occupy
     uint64_t cmdline_max = 0;          // longest command line, without the NUL
+    uint64_t payload_offset = 0;  // compressed kernel, relative to kernel_offset
+    uint64_t payload_length = 0;
     std::vector<uint8_t> setup_header; // bytes 0x1f1.. to copy into boot_params
 };
 

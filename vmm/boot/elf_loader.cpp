@@ -67,13 +67,14 @@ ElfImage parse_elf(std::span<const uint8_t> file, const ElfLimits& limits) {
         if (ph.p_filesz > ph.p_memsz) reject(where + ": file size exceeds memory size");
         if (!fits(ph.p_offset, ph.p_filesz, file.size()))
             reject(where + ": truncated (data extends past the end of the file)");
-        if (ph.p_vaddr < limits.min_gpa || !fits(ph.p_vaddr, ph.p_memsz, limits.max_gpa))
-            reject(where + " [" + hex(ph.p_vaddr) + ", +" + hex(ph.p_memsz) +
+        uint64_t gpa = limits.physical ? ph.p_paddr : ph.p_vaddr;
+        if (gpa < limits.min_gpa || !fits(gpa, ph.p_memsz, limits.max_gpa))
+            reject(where + " [" + hex(gpa) + ", +" + hex(ph.p_memsz) +
                    ") is outside loadable RAM [" + hex(limits.min_gpa) + ", " +
                    hex(limits.max_gpa) + ")");
         if (ph.p_memsz == 0) continue;
         image.segments.push_back(
-            {ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, (ph.p_flags & PF_X) != 0});
+            {gpa, ph.p_offset, ph.p_filesz, ph.p_memsz, (ph.p_flags & PF_X) != 0});
     }
     if (image.segments.empty()) reject("no loadable segments");
 

@@ -30,6 +30,9 @@ struct ElfLimits {
     uint64_t max_gpa; // first gpa a segment may not occupy
     uint64_t max_file_size = 256ull << 20;
     uint32_t max_phnum = 64;
+    // Place segments by physical address (p_paddr), as for a Linux vmlinux
+    // linked at high virtual addresses; unikernels use p_vaddr.
+    bool physical = false;
 };
 
 // Validates an image; throws InvalidInput naming the first problem found.

@@ -1,5 +1,7 @@
 #include "linux_loader.hpp"
 
+#include "bzimage_payload.hpp"
+#include "elf_loader.hpp"
 #include "linux_layout.hpp"
 
 #include "common/error.hpp"
@@ -34,23 +36,37 @@ std::vector<E820Entry> linux_e820(uint64_t ram_bytes) {
 }
 
 LinuxLoad load_linux(GuestMemory& mem, std::span<const uint8_t> file, const BzImage& image,
-                     std::span<const uint8_t> initrd, const std::string& cmdline,
-                     uint64_t rsdp_gpa) {
+                     std::span<const uint8_t> initrd, const std::string& cmdline, uint64_t rsdp_gpa,
+                     bool host_decompress) {
     using namespace linux_layout;
     uint64_t ram = mem.size();
     if (ram > kMaxRam)
         throw InvalidInput("Linux guests support at most 3.25 GiB of RAM for now, got " +
                            std::to_string(ram >> 20) + " MiB");
     LinuxLoad out;
-    // A relocatable kernel moves itself to its preferred place; loading it
-    // low leaves the most room above for the initrd.
-    out.kernel_gpa = image.relocatable ? kKernel : image.pref_address;
-    uint64_t kernel_end = out.kernel_gpa + std::max(image.init_size, image.kernel_size);
+    std::optional<std::vector<uint8_t>> vmlinux;
+    if (host_decompress) vmlinux = decompress_bzimage_payload(file, image);
+    std::optional<ElfImage> elf;
+    uint64_t kernel_end = 0;
+    if (vmlinux) {
+        // The vmlinux is linked to run at its physical load address; it
+        // needs init_size bytes from there (bss, brk, early page tables).
+        ElfLimits limits{kKernel, ram, 512ull << 20, 64, true};
+        elf = parse_elf(*vmlinux, limits);
+        out.kernel_gpa = elf->segments.front().gpa;
+        out.entry = elf->entry;
+        out.host_decompressed = true;
+        kernel_end = std::max(elf->end, out.kernel_gpa + image.init_size);
+    } else {
+        // A relocatable kernel moves itself to its preferred place; loading
+        // it low leaves the most room above for the initrd.
+        out.kernel_gpa = image.relocatable ? kKernel : image.pref_address;
+        out.entry = out.kernel_gpa + 0x200;
+        kernel_end = out.kernel_gpa + std::max(image.init_size, image.kernel_size);
+    }
     if (kernel_end > ram)
-        throw InvalidInput("kernel needs " + std::to_string(image.init_size >> 20) +
-                           " MiB from 1 MiB up, more than the guest's " +
-                           std::to_string(ram >> 20) + " MiB of RAM");
-    out.entry = out.kernel_gpa + 0x200;
+        throw InvalidInput("kernel needs RAM up to " + std::to_string(kernel_end >> 20) +
+                           " MiB, more than the guest's " + std::to_string(ram >> 20) + " MiB");
 
     uint64_t cmdline_limit = std::min<uint64_t>(image.cmdline_max, kCmdlineMax - 1);
     if (cmdline.size() > cmdline_limit)
@@ -72,7 +88,10 @@ LinuxLoad load_linux(GuestMemory& mem, std::span<const uint8_t> file, const BzIm
         mem.write(out.initrd_gpa, initrd.data(), initrd.size());
     }
 
-    mem.write(out.kernel_gpa, file.data() + image.kernel_offset, image.kernel_size);
+    if (elf)
+        load_elf(*vmlinux, *elf, mem);
+    else
+        mem.write(out.kernel_gpa, file.data() + image.kernel_offset, image.kernel_size);
     mem.write(kCmdline, cmdline.c_str(), cmdline.size() + 1);
 
     boot_params params{};

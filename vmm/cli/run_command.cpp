@@ -184,6 +184,11 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
                     "How guest writes are tracked for dedup: bitmap or ring (KVM dirty ring)")
         ->check(CLI::IsMember({"bitmap", "ring"}))
         ->capture_default_str();
+    run->add_option("--kernel-decompress", o.kernel_decompress,
+                    "Linux: inflate the bzImage on the host and boot the vmlinux (host), or let "
+                    "the guest decompress itself (guest)")
+        ->check(CLI::IsMember({"host", "guest"}))
+        ->capture_default_str();
     run->add_flag("--summary", o.summary, "Print a memory summary to stderr at the end");
     run->add_option("--api-sock", o.api_sock,
                     "Serve the REST API on this Unix socket during the run");
@@ -191,6 +196,9 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
                                     "Add a virtio balloon: [target_mib=N,deflate_on_oom=1,"
                                     "stats_polling_interval_s=S,free_page_reporting=1]")
                         ->expected(0, 1);
+    run->add_option("--drive", o.drives,
+                    "Add a virtio-blk drive (repeatable): path=FILE[,readonly=1][,id=NAME]")
+        ->allow_extra_args(false);
     run->callback([&o, &result, balloon, guest, kernel] {
         if (guest->count() == 0 && kernel->count() == 0)
             throw CLI::RequiredError("a guest image (positional) or --kernel");
@@ -214,6 +222,9 @@ int run_command(const RunOptions& o) {
     base.dirty_logging = mode == DedupMode::Builtin;
     base.dirty_ring = o.dirty_log == "ring";
     if (o.balloon_enabled) base.balloon = parse_balloon_options(o.balloon);
+    base.host_decompress = o.kernel_decompress == "host";
+    for (size_t i = 0; i < o.drives.size(); ++i)
+        base.drives.push_back(parse_drive_options(o.drives[i], "drive" + std::to_string(i)));
     base.validate();
     dedup::DedupConfig dedup_config;
     for (const auto& kv : o.dedup_opts)

@@ -26,6 +26,8 @@ struct RunOptions {
     bool summary = false;
     bool balloon_enabled = false; // --balloon given (its value may be empty)
     std::string balloon;          // --balloon key=value,...
+    std::string kernel_decompress = "host"; // Linux: host or guest
+    std::vector<std::string> drives; // --drive key=value,... (repeatable)
 };
 
 // Registers `run`; the exit status of the run is stored in `result`.

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "vmm/devices/virtio/balloon.hpp"
+#include "vmm/devices/virtio/block.hpp"
 #include "vmm/devices/virtio/mmio_transport.hpp"
 #include "vmm/machine/mmio_bus.hpp"
 #include "vmm/memory/guest_memory.hpp"
@@ -24,22 +25,36 @@ DeviceManager::~DeviceManager() {
     if (balloon_) balloon_->detach();
 }
 
-BalloonDevice& DeviceManager::add_balloon(const BalloonConfig& config) {
-    if (balloon_) throw InvalidInput("a VM has at most one balloon");
+std::shared_ptr<virtio::MmioTransport>
+DeviceManager::place(std::shared_ptr<virtio::VirtioDevice> device) {
     if (devices_.size() >= FOLDVM_MAX_DEVICES) throw InvalidInput("too many devices");
     if (!mmio_window_fits(memory_.size()))
         throw InvalidInput("guest RAM leaves no room for the device window below 64 GiB");
     uint32_t slot = static_cast<uint32_t>(devices_.size());
     uint32_t irq = kFirstDeviceIrq + slot;
-    auto device = std::make_shared<BalloonDevice>(config, memory_.size());
     auto transport = std::make_shared<virtio::MmioTransport>(
-        memory_, device, [this, irq] { interrupt_(irq); }, vcpu_wait_);
+        memory_, std::move(device), [this, irq] { interrupt_(irq); }, vcpu_wait_);
     uint64_t base = mmio_slot_base(memory_.size(), slot);
     bus_.add(base, kMmioSlotSize, transport);
     devices_.push_back({FOLDVM_DEV_VIRTIO_MMIO, irq, base, kMmioSlotSize});
+    return transport;
+}
+
+BalloonDevice& DeviceManager::add_balloon(const BalloonConfig& config) {
+    if (balloon_) throw InvalidInput("a VM has at most one balloon");
+    auto device = std::make_shared<BalloonDevice>(config, memory_.size());
+    balloon_transport_ = place(device);
     balloon_ = std::move(device);
-    balloon_transport_ = std::move(transport);
     return *balloon_;
+}
+
+BlockDevice& DeviceManager::add_block(const BlockConfig& config) {
+    if (blocks_.size() >= kMaxDrives)
+        throw InvalidInput("a VM has at most " + std::to_string(kMaxDrives) + " drives");
+    auto device = std::make_shared<BlockDevice>(config);
+    place(device);
+    blocks_.push_back(std::move(device));
+    return *blocks_.back();
 }
 
 uint64_t DeviceManager::window_base() const {

@@ -5,6 +5,7 @@
 
 #include "vmm/abi/foldvm_abi.h"
 #include "vmm/devices/virtio/balloon_config.hpp"
+#include "vmm/devices/virtio/block_config.hpp"
 
 #include <functional>
 #include <memory>
@@ -14,12 +15,14 @@
 namespace foldvm {
 
 class BalloonDevice;
+class BlockDevice;
 class GuestMemory;
 class MmioBus;
 
 namespace virtio {
 class MmioTransport;
-}
+class VirtioDevice;
+} // namespace virtio
 
 class DeviceManager {
   public:
@@ -33,10 +36,13 @@ class DeviceManager {
     DeviceManager& operator=(const DeviceManager&) = delete;
 
     BalloonDevice& add_balloon(const BalloonConfig& config);
+    BlockDevice& add_block(const BlockConfig& config);
 
     // nullptr when the VM has no balloon.
     BalloonDevice* balloon() const { return balloon_.get(); }
     virtio::MmioTransport* balloon_transport() const { return balloon_transport_.get(); }
+    // Drives in the order they were added.
+    const std::vector<std::shared_ptr<BlockDevice>>& blocks() const { return blocks_; }
 
     const std::vector<foldvm_device>& boot_devices() const { return devices_; }
     // The window to identity-map for the guest; size 0 when there are no devices.
@@ -47,6 +53,9 @@ class DeviceManager {
     std::string linux_cmdline() const;
 
   private:
+    // Puts `device` behind a virtio-mmio transport in the next free slot.
+    std::shared_ptr<virtio::MmioTransport> place(std::shared_ptr<virtio::VirtioDevice> device);
+
     GuestMemory& memory_;
     MmioBus& bus_;
     std::function<void(uint32_t)> interrupt_;
@@ -54,6 +63,7 @@ class DeviceManager {
     std::vector<foldvm_device> devices_;
     std::shared_ptr<BalloonDevice> balloon_;
     std::shared_ptr<virtio::MmioTransport> balloon_transport_;
+    std::vector<std::shared_ptr<BlockDevice>> blocks_;
 };
 
 } // namespace foldvm

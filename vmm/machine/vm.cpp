@@ -87,6 +87,7 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     devices_ = std::make_unique<DeviceManager>(*memory_, mmio_bus_, interrupt,
                                                [this] { yield_to_pause(); });
     if (config_.balloon) devices_->add_balloon(*config_.balloon);
+    for (const BlockConfig& drive : config_.drives) devices_->add_block(drive);
     if (linux_) {
         boot_linux(kvm);
     } else {
@@ -247,6 +248,7 @@ void Vm::finish(VmState final_state, int code, const std::string& reason) {
     }
     stop_requested_ = true;
     kick_all();
+    flush_console(); // a last line without '\n' (a prompt, a panic) still reaches the host
     if (final_state == VmState::Crashed && events_.diagnostic)
         events_.diagnostic(config_.index, reason);
 }
@@ -401,6 +403,19 @@ void Vm::console_write(const char* data, size_t len) {
     if (events_.console_line)
         for (auto& line : complete)
             events_.console_line(config_.index, line);
+}
+
+void Vm::flush_console() {
+    std::string line;
+    {
+        std::lock_guard lock(mutex_);
+        if (console_partial_.empty()) return;
+        line = std::move(console_partial_);
+        console_partial_.clear();
+        console_lines_.push_back(line);
+        if (console_lines_.size() > kConsoleHistoryLines) console_lines_.pop_front();
+    }
+    if (events_.console_line) events_.console_line(config_.index, line);
 }
 
 std::vector<std::string> Vm::console_tail(size_t lines) const {

@@ -115,6 +115,7 @@ class Vm {
     void create_linux_platform();
     void boot_linux(Kvm& kvm);
     void note_boot_marker(uint8_t value);
+    void flush_console();
     void vcpu_loop(Vcpu& vcpu);
     bool handle_exit(Vcpu& vcpu);
     void finish(VmState final_state, int code, const std::string& reason);

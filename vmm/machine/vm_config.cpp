@@ -6,6 +6,7 @@
 #include "vmm/devices/mmio_layout.hpp"
 
 #include <cctype>
+#include <set>
 
 namespace foldvm {
 
@@ -25,6 +26,19 @@ void VmConfig::validate() const {
         throw InvalidInput("dedup_domain must be 1..64 characters");
     if (balloon) {
         balloon->validate(mem_bytes);
+        if (!mmio_window_fits(mem_bytes))
+            throw InvalidInput("devices need guest RAM below 64 GiB - 2 MiB");
+    }
+    if (!drives.empty()) {
+        if (drives.size() > kMaxDrives)
+            throw InvalidInput("at most " + std::to_string(kMaxDrives) + " drives, got " +
+                               std::to_string(drives.size()));
+        std::set<std::string> ids;
+        for (const BlockConfig& d : drives) {
+            d.validate();
+            if (!d.id.empty() && !ids.insert(d.id).second)
+                throw InvalidInput("drive id '" + d.id + "' is used twice");
+        }
         if (!mmio_window_fits(mem_bytes))
             throw InvalidInput("devices need guest RAM below 64 GiB - 2 MiB");
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vmm/devices/virtio/balloon_config.hpp"
+#include "vmm/devices/virtio/block_config.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -29,6 +30,10 @@ struct VmConfig {
     bool dirty_ring = false; // per-vCPU dirty rings instead of the bitmap
     bool ksm_mergeable = false; // --dedup ksm: hand RAM to the host's ksmd
     std::optional<BalloonConfig> balloon; // a virtio balloon device
+    // Linux: inflate the bzImage payload on the host and enter the vmlinux
+    // directly (false: the guest's own decompressor runs, as under QEMU).
+    bool host_decompress = true;
+    std::vector<BlockConfig> drives; // virtio-blk devices, after the balloon
 
     // Throws InvalidInput describing the first out-of-range field.
     void validate() const;

@@ -47,6 +47,8 @@ void Vm::boot_linux(Kvm& kvm) {
     platform.vcpus = config_.vcpus;
     platform.lapic_base = kLapic;
     platform.ioapic_base = kIoApic;
+    platform.serial_port = Serial8250::kCom1Base;
+    platform.serial_gsi = Serial8250::kCom1Irq;
     platform.reset_port = I8042::kCommandPort;
     platform.reset_value = I8042::kResetCommand;
     for (const foldvm_device& d : devices_->boot_devices()) {
@@ -59,7 +61,8 @@ void Vm::boot_linux(Kvm& kvm) {
     std::span<const uint8_t> initrd;
     if (config_.initrd) initrd = {config_.initrd->data(), config_.initrd->size()};
     std::string cmdline = config_.cmdline.empty() ? kDefaultLinuxCmdline : config_.cmdline;
-    LinuxLoad load = load_linux(*memory_, file, image, initrd, cmdline, acpi.rsdp_gpa);
+    LinuxLoad load =
+        load_linux(*memory_, file, image, initrd, cmdline, acpi.rsdp_gpa, config_.host_decompress);
     write_linux_boot_tables(*memory_);
 
     boot_info_ = {};
@@ -77,7 +80,7 @@ void Vm::boot_linux(Kvm& kvm) {
         },
         [this](bool level) { irq_lines_->set_level(Serial8250::kCom1Irq, level); });
     io_bus_.add(Serial8250::kCom1Base, Serial8250::kPortCount, serial_);
-    auto i8042 = std::make_shared<I8042>();
+    auto i8042 = std::make_shared<I8042>([this] { irq_lines_->pulse(I8042::kKeyboardIrq); });
     io_bus_.add(I8042::kDataPort, 1, i8042);
     io_bus_.add(I8042::kCommandPort, 1, i8042);
     io_bus_.add(DebugPort::kBase, DebugPort::kPortCount,

@@ -72,9 +72,12 @@ void GuestMemory::write(uint64_t gpa, const void* src, uint64_t len) {
     if (!dst)
         throw InvalidInput("guest write out of range: gpa " + std::to_string(gpa) + " len " +
                            std::to_string(len));
-    // Log before writing so a concurrent collector never misses the write.
+    // Log before writing so a concurrent collector never misses the write,
+    // and again after: a collector that took the first mark mid-copy may
+    // have hashed the old bytes, and the page would stay settled on them.
     record_vmm_write(gpa, len);
     std::memcpy(dst, src, len);
+    record_vmm_write(gpa, len);
 }
 
 void GuestMemory::record_vmm_write(uint64_t gpa, uint64_t len) {

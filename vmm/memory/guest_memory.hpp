@@ -60,7 +60,8 @@ class GuestMemory {
     // The single path for VMM writes into guest RAM: bounds-checks and records
     // the touched pages in the VMM write log (KVM's dirty log cannot see them).
     void write(uint64_t gpa, const void* src, uint64_t len);
-    // Marks pages as written by the VMM when a device wrote through translate().
+    // Marks pages as written by the VMM when a device wrote through
+    // translate(): call it before and after the write (see write()).
     void record_vmm_write(uint64_t gpa, uint64_t len);
 
     // ORs the pages written since the previous call (guest writes from KVM's

@@ -70,6 +70,7 @@ constexpr uint32_t kInterruptConfig = 2;
 } // namespace mmio
 
 // 5 Device types.
+constexpr uint32_t kDeviceIdBlock = 2;
 constexpr uint32_t kDeviceIdBalloon = 5;
 
 } // namespace foldvm::virtio
