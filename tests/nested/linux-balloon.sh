@@ -23,7 +23,7 @@ before=$(rss_kib "$vmm")
 target=$((filled - 16))
 echo "info: foldvm VmRSS ${before} KiB before inflating to $target MiB"
 
-id=$("$FOLDCTL" --sock "$sock" --json vm ls | grep -o '"id": *"\{0,1\}[0-9a-z-]*' | head -1 | sed 's/.*: *"\{0,1\}//')
+id=$("$FOLDCTL" --sock "$sock" --json vm ls | grep -o '"id": *"\{0,1\}[0-9a-z-]*' | sed -n '1s/.*: *"\{0,1\}//p')
 [ -n "$id" ] || die "no VM id from foldctl vm ls"
 if "$FOLDCTL" --sock "$sock" vm balloon "$id" --amount-mib "$target" >patch.out 2>&1; then
     pass "PATCH balloon target $target MiB (vm $id)"

@@ -17,7 +17,7 @@ if head -c 512 disk.img | grep -qa "^$marker"; then pass "marker is in disk.img"
 
 cp disk.img ro.img
 expect_rc read 0 foldvm_linux --mem 128M --dedup off --drive path=disk.img --drive path=ro.img,readonly=1 -- \
-    'sh -c "dd if=/dev/vda bs=512 count=1 2>/dev/null | head -1; if echo x | dd of=/dev/vdb conv=fsync 2>/dev/null; then echo ro-write-accepted; else echo ro-write-refused; fi"'
+    "sh -c \"dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\\000' | sed -n 1p; if echo x | dd of=/dev/vdb conv=fsync 2>/dev/null; then echo ro-write-accepted; else echo ro-write-refused; fi\""
 expect_grep read read.out "^$marker\$"
 expect_grep read read.out '^foldvm-init: disks: vda vdb'
 expect_grep read read.out '^ro-write-refused$'

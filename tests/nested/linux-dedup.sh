@@ -15,7 +15,7 @@ pass "both guests reached init"
 
 sharing() {
     "$FOLDCTL" --sock "$sock" --json dedup show 2>/dev/null |
-        grep -o '"pages_sharing": *[0-9]*' | head -1 | grep -o '[0-9]*$'
+        grep -o '"pages_sharing": *[0-9]*' | sed -n '1s/.*[^0-9]//p'
 }
 # First sample with sharing, then a later larger one (60 s at most).
 first="" last="" t0=$(now_ms)
@@ -31,6 +31,6 @@ done
 if [ -n "$first" ]; then pass "pages_sharing > 0 ($first)"; else fail "pages_sharing stayed 0"; fi
 if [ -n "$first" ] && [ "${last:-0}" -gt "$first" ]; then pass "pages_sharing grew ($first -> $last)"; else
     fail "pages_sharing did not grow (${first:-0} -> ${last:-0})"; fi
-"$FOLDCTL" --sock "$sock" dedup show 2>&1 | sed 's/^/    | /' | head -30
+"$FOLDCTL" --sock "$sock" dedup show 2>&1 | sed -n '/^STAT/,$s/^/    | /p'
 kill "$pid" 2>/dev/null || true
 finish

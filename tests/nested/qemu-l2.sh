@@ -23,7 +23,7 @@ expect_rc blk-write 0 qemu_l2 microvm "${disk[@]}" -- \
 expect_grep blk-write blk-write.out '^foldvm-init: disks: vda'
 expect_grep blk-write blk-write.out '^written'
 expect_rc blk-read 0 qemu_l2 microvm "${disk[@]}" -- \
-    'sh -c "dd if=/dev/vda bs=512 count=1 2>/dev/null | head -1"'
+    "sh -c \"dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\\000' | sed -n 1p\""
 expect_grep blk-read blk-read.out "^$marker"
 if head -c 512 disk.img | grep -qa "$marker"; then pass "marker is in the image file"; else
     fail "marker missing from disk.img"; fi
