@@ -9,6 +9,7 @@ int run_boot_bench(int argc, char** argv);
 int run_dedup_bench(int argc, char** argv);
 int run_api_bench(int argc, char** argv);
 int run_balloon_bench(int argc, char** argv);
+int run_linux_boot_bench(int argc, char** argv);
 } // namespace foldvm::bench
 
 int main(int argc, char** argv) {
@@ -18,15 +19,19 @@ int main(int argc, char** argv) {
         if (mode == "dedup") return foldvm::bench::run_dedup_bench(argc - 2, argv + 2);
         if (mode == "api") return foldvm::bench::run_api_bench(argc - 2, argv + 2);
         if (mode == "balloon") return foldvm::bench::run_balloon_bench(argc - 2, argv + 2);
+        if (mode == "linux-boot") return foldvm::bench::run_linux_boot_bench(argc - 2, argv + 2);
     } catch (const std::exception& e) {
         std::cerr << "foldvm-bench " << mode << ": error: " << e.what() << "\n";
         return 1;
     }
-    std::cerr << "usage: foldvm-bench boot|dedup|api|balloon [options]\n"
+    std::cerr << "usage: foldvm-bench boot|dedup|api|balloon|linux-boot [options]\n"
                  "  boot  [--vms N] [--execs N] [--idle N]\n"
                  "  dedup [--vms N] [--mem SIZE] [--shared R] [--zero Z] [--churn W]\n"
                  "        [--engine builtin|ksm] [--compare] [--timeout S] [--settle S]\n"
                  "  api     (see tools/bench/api_bench.cpp)\n"
-                 "  balloon (see tools/bench/balloon_bench.cpp)\n";
+                 "  balloon (see tools/bench/balloon_bench.cpp)\n"
+                 "  linux-boot [--boots N] [--vmms foldvm,qemu-microvm,qemu-pc] [--kernel F]\n"
+                 "        [--initrd F] [--mem SIZE] [--dedup MODE] [--cmdline S] [--timeout S]\n"
+                 "        [--verbose]   (in the nested tier: tools/nested bench)\n";
     return mode == "--help" || mode == "-h" ? 0 : 2;
 }
