@@ -23,7 +23,10 @@ typedef unsigned long u64;
 
 static long sys3(long nr, long a, long b, long c) {
     long ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
     return ret;
 }
 
@@ -39,14 +42,18 @@ static long sys4(long nr, long a, long b, long c, long d) {
 
 static u64 len(const char* s) {
     u64 n = 0;
-    while (s[n]) ++n;
+    while (s[n])
+        ++n;
     return n;
 }
 
-static void say(const char* s) { sys3(SYS_write, 2, (long)s, (long)len(s)); }
+static void say(const char* s) {
+    sys3(SYS_write, 2, (long)s, (long)len(s));
+}
 
 static __attribute__((noreturn)) void quit(int status) {
-    for (;;) sys3(SYS_exit_group, status, 0, 0);
+    for (;;)
+        sys3(SYS_exit_group, status, 0, 0);
 }
 
 static __attribute__((noreturn)) void usage(void) {
@@ -65,10 +72,14 @@ static long number(const char* s, long max) {
     }
     for (; *s; ++s) {
         long d;
-        if (*s >= '0' && *s <= '9') d = *s - '0';
-        else if (base == 16 && *s >= 'a' && *s <= 'f') d = *s - 'a' + 10;
-        else if (base == 16 && *s >= 'A' && *s <= 'F') d = *s - 'A' + 10;
-        else return -1;
+        if (*s >= '0' && *s <= '9')
+            d = *s - '0';
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = *s - 'a' + 10;
+        else if (base == 16 && *s >= 'A' && *s <= 'F')
+            d = *s - 'A' + 10;
+        else
+            return -1;
         v = v * base + d;
         if (v > max) return -1;
     }
@@ -88,7 +99,9 @@ struct kernel_sigaction {
     unsigned long mask;
 };
 
-static void restorer(void) { quit(3); } // never used: on_fault does not return
+static void restorer(void) {
+    quit(3);
+} // never used: on_fault does not return
 
 static void outb(long port, long value) {
     struct kernel_sigaction sa = {on_fault, SA_RESTORER, restorer, 0};
@@ -102,7 +115,8 @@ static void outb(long port, long value) {
 }
 
 static int streq(const char* a, const char* b) {
-    while (*a && *a == *b) ++a, ++b;
+    while (*a && *a == *b)
+        ++a, ++b;
     return *a == *b;
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the nested tests (bash, run inside L1 by run-tests, in a
 # fresh temporary working directory). Environment from /opt/nested/env:
 # FOLDVM FOLDCTL FOLDVM_BENCH GUESTS L2_KERNEL L2_INITRD QEMU.

@@ -17,7 +17,7 @@ done
 # virtio-blk over virtio-mmio with ACPI (microvm), raw marker, two boots.
 truncate -s 4M disk.img
 marker="nested-marker-$RANDOM$RANDOM"
-disk=(-drive "id=d0,file=disk.img,format=raw,if=none" -device virtio-blk-device,drive=d0)
+disk=(-drive "id=d0,file=disk.img,format=raw,if=none" -device "virtio-blk-device,drive=d0")
 expect_rc blk-write 0 qemu_l2 microvm "${disk[@]}" -- \
     "sh -c \"echo $marker | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null && echo written\""
 expect_grep blk-write blk-write.out '^foldvm-init: disks: vda'
