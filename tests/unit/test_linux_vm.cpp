@@ -90,6 +90,17 @@ TEST_CASE("a malformed bzImage or an oversized Linux setup is refused before boo
     CHECK_THROWS_AS(Vm(kvm, cfg, VmEvents{}), InvalidInput);
 
     cfg = linux_config();
+    bad = std::make_shared<std::vector<uint8_t>>(*cfg.image);
+    (*bad)[0x202] = 'X'; // "HdrS" magic broken: still judged as a bzImage
+    cfg.image = bad;
+    try {
+        Vm vm(kvm, cfg, VmEvents{});
+        FAIL("accepted a bzImage without its header magic");
+    } catch (const InvalidInput& e) {
+        CHECK_THAT(e.what(), Catch::Contains("invalid bzImage"));
+    }
+
+    cfg = linux_config();
     cfg.initrd = std::make_shared<std::vector<uint8_t>>(std::vector<uint8_t>(63ull << 20, 0));
     CHECK_THROWS_AS(Vm(kvm, cfg, VmEvents{}), InvalidInput); // initrd over the kernel
 

@@ -37,6 +37,15 @@ bool looks_like_bzimage(std::span<const uint8_t> file) {
            std::memcmp(file.data() + 0x202, "HdrS", 4) == 0;
 }
 
+bool looks_like_boot_image(std::span<const uint8_t> file) {
+    if (file.size() >= 4 && std::memcmp(file.data(),
+                                        "\x7f"
+                                        "ELF",
+                                        4) == 0)
+        return false;
+    return file.size() >= 0x200 && read_at<uint16_t>(file, 0x1fe) == 0xaa55;
+}
+
 BzImage parse_bzimage(std::span<const uint8_t> file) {
     if (file.size() < 1024) reject("truncated: shorter than the setup header");
     if (file.size() > kMaxImageSize)

@@ -17,8 +17,8 @@ struct BzImage {
     uint64_t alignment = 0;     // kernel_alignment
     bool relocatable = false;
     uint64_t pref_address = 0;
-    uint64_t initrd_addr_max = 0;      // highest byte an initrd may occupy
-    uint64_t cmdline_max = 0;          // longest command line, without the NUL
+    uint64_t initrd_addr_max = 0; // highest byte an initrd may occupy
+    uint64_t cmdline_max = 0;     // longest command line, without the NUL
     uint64_t payload_offset = 0;  // compressed kernel, relative to kernel_offset
     uint64_t payload_length = 0;
     std::vector<uint8_t> setup_header; // bytes 0x1f1.. to copy into boot_params
@@ -26,6 +26,9 @@ struct BzImage {
 
 // True when the bytes carry the bzImage signatures (boot flag and "HdrS").
 bool looks_like_bzimage(std::span<const uint8_t> file);
+// True for an x86 boot image, valid or not: no ELF magic, and the 0xaa55
+// boot flag at 0x1fe. Such a file is judged (and rejected) as a bzImage.
+bool looks_like_boot_image(std::span<const uint8_t> file);
 
 // Validates an image; throws InvalidInput naming the first problem found.
 BzImage parse_bzimage(std::span<const uint8_t> file);

@@ -66,7 +66,7 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     : config_(std::move(config)), events_(std::move(events)), vm_fd_(kvm.create_vm()),
       created_at_(std::chrono::steady_clock::now()) {
     config_.validate();
-    linux_ = looks_like_bzimage({config_.image->data(), config_.image->size()});
+    linux_ = looks_like_boot_image({config_.image->data(), config_.image->size()});
     install_kick_handler();
     if (linux_) create_linux_platform();
     GuestMemoryOptions mem_opts;
