@@ -65,7 +65,7 @@ void expect_reject(const std::vector<uint8_t>& image, const std::string& fragmen
 
 TEST_CASE("a well-formed bzImage header is accepted", "[linux][bzimage]") {
     auto img = fake_bzimage();
-    REQUIRE(looks_like_bzimage(img));
+    REQUIRE(looks_like_boot_image(img));
     BzImage bz = parse_bzimage(img);
     CHECK(bz.protocol == 0x020f);
     CHECK(bz.kernel_offset == 5 * 512);
@@ -134,7 +134,7 @@ TEST_CASE("hostile or foreign bzImages are rejected with a reason", "[linux][bzi
                     "\x7f"
                     "ELF",
                     4);
-        CHECK_FALSE(looks_like_bzimage(elf));
+        CHECK_FALSE(looks_like_boot_image(elf));
     }
 }
 

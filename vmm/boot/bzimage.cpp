@@ -32,11 +32,6 @@ std::string hex(uint64_t v) {
 
 } // namespace
 
-bool looks_like_bzimage(std::span<const uint8_t> file) {
-    return file.size() >= 0x206 && read_at<uint16_t>(file, 0x1fe) == 0xaa55 &&
-           std::memcmp(file.data() + 0x202, "HdrS", 4) == 0;
-}
-
 bool looks_like_boot_image(std::span<const uint8_t> file) {
     if (file.size() >= 4 && std::memcmp(file.data(),
                                         "\x7f"

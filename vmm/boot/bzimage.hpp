@@ -24,8 +24,6 @@ struct BzImage {
     std::vector<uint8_t> setup_header; // bytes 0x1f1.. to copy into boot_params
 };
 
-// True when the bytes carry the bzImage signatures (boot flag and "HdrS").
-bool looks_like_bzimage(std::span<const uint8_t> file);
 // True for an x86 boot image, valid or not: no ELF magic, and the 0xaa55
 // boot flag at 0x1fe. Such a file is judged (and rejected) as a bzImage.
 bool looks_like_boot_image(std::span<const uint8_t> file);
