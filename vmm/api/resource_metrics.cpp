@@ -5,7 +5,7 @@
 #include "routes.hpp"
 
 #include "vmm/devices/virtio/balloon.hpp"
-#include "vmm/sharing/process_memory.hpp"
+#include "vmm/memory/process_memory.hpp"
 #include "vmm/sharing/stats_json.hpp"
 #include "vmm/version.hpp"
 
@@ -263,9 +263,9 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
     for (const char* m : {"builtin", "ksm", "off"})
         w.sample("foldvm_dedup_mode", {{"mode", m}},
                  to_string(ctx.dedup.mode()) == std::string(m) ? 1 : 0);
-    if (dedup::Engine* engine = ctx.dedup.engine()) {
-        dedup::DedupConfig cfg = engine->config();
-        dedup::DedupStats stats = engine->stats();
+    if (ctx.dedup.builtin()) {
+        dedup::DedupConfig cfg = ctx.dedup.config();
+        dedup::DedupStats stats = *ctx.dedup.stats();
         w.family("foldvm_dedup_config", "gauge", "Current value of each dedup knob.");
         for (const auto& k : dedup::DedupConfig::knobs())
             w.sample("foldvm_dedup_config", {{"knob", k.name}}, cfg.get(k.name));

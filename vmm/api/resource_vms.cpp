@@ -93,8 +93,7 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
     cfg.guest_cpl = static_cast<int>(cpl);
     cfg.dedup_domain = domain;
     cfg.balloon = balloon;
-    cfg.ksm_mergeable = ctx.dedup.mode() == DedupMode::Ksm;
-    cfg.dirty_logging = ctx.dedup.mode() == DedupMode::Builtin;
+    ctx.dedup.prepare(cfg);
     cfg.validate();
 
     VmEvents events;
@@ -233,8 +232,8 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
         {"exit_code", nullptr},
         {"crash_reason", nullptr},
         {"guest", vm.is_linux() ? "linux" : "unikernel"},
-        {"boot_marker_ms", vm.boot_marker_ms() < 0 ? nlohmann::json(nullptr)
-                                                   : nlohmann::json(vm.boot_marker_ms())},
+        {"boot_marker_ms",
+         vm.boot_marker_ms() < 0 ? nlohmann::json(nullptr) : nlohmann::json(vm.boot_marker_ms())},
         {"config",
          {{"kernel", c.kernel_path},
           {"mem_mib", c.mem_bytes >> 20},
@@ -256,8 +255,8 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
         j["memory"] = {
             {"mem_bytes", vm.memory().size()},
             {"resident_bytes", resident_bytes(vm.memory().host_base(), vm.memory().size())}};
-        dedup::RegionStats rs;
-        j["dedup"] = ctx.dedup.vm_stats(id, rs) ? to_json(rs) : nlohmann::json(nullptr);
+        auto rs = ctx.dedup.stats(id);
+        j["dedup"] = rs ? to_json(*rs) : nlohmann::json(nullptr);
     }
     return j;
 }

@@ -175,6 +175,8 @@ ApiResponse Router::run(const Match& match, const ApiRequest& request) noexcept 
                 response = match.route->handler(ctx_, request, match.params);
             } catch (const ApiError& e) {
                 response = error_response(e.status(), e.what(), e.field());
+            } catch (const DedupUnavailable& e) {
+                response = error_response(409, e.what());
             } catch (const InvalidInput& e) {
                 response = error_response(422, e.what());
             } catch (const std::bad_alloc&) {
