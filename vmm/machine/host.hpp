@@ -35,8 +35,9 @@ class Host {
     // Hooks called for every VM created/removed (the dedup service uses
     // these to register guest RAM). Observers hear of creations in the order
     // they were added and of removals in reverse order (a later observer may
-    // build on an earlier one). An observer sees only VMs created after it was
-    // added. Callbacks must not add or remove observers.
+    // build on an earlier one). An observer hears only of creations after it
+    // was added, but of every removal while it is added, so it ignores ids it
+    // does not know. Callbacks must not add or remove observers.
     struct Observer {
         virtual ~Observer() = default;
         virtual void vm_created(uint64_t id, Vm& vm) = 0;
