@@ -1,6 +1,7 @@
 #include "dedup_fixture.hpp"
 
 #include "common/error.hpp"
+#include "common/procfs.hpp"
 #include "dedup/page_meta.hpp"
 
 #include <catch2/catch.hpp>
@@ -91,16 +92,8 @@ TEST_CASE("neighbouring merges coalesce into one mapping", "[dedup][mappings]") 
     engine.run_full_pass();
     REQUIRE(engine.stats().pages_sharing == 256);
     // Count VMAs that cover region b: coalesced runs give very few.
-    FILE* maps = std::fopen("/proc/self/maps", "r");
-    REQUIRE(maps);
-    char line[512];
-    int inside = 0;
-    auto lo = reinterpret_cast<uintptr_t>(b.page(0)), hi = lo + 256 * kPageSize;
-    while (std::fgets(line, sizeof line, maps)) {
-        unsigned long s = 0, e = 0;
-        if (std::sscanf(line, "%lx-%lx", &s, &e) == 2 && s < hi && e > lo) ++inside;
-    }
-    std::fclose(maps);
+    uint64_t inside = procfs::mappings_overlapping(b.page(0), 256 * kPageSize);
+    REQUIRE(inside >= 1); // the region itself is mapped: the count is real
     CHECK(inside <= 2);
 }
 
