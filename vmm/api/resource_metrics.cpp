@@ -108,9 +108,10 @@ void write_region_stats(MetricsWriter& w,
     for (auto& [id, vm] : vms) {
         auto it = by_name.find("vm" + std::to_string(id));
         if (it == by_name.end()) continue;
+        std::string vm_id = std::to_string(id); // clang < 16 cannot capture a binding
         size_t k = 0;
         for_each_vm_metric(*it->second, [&](const dedup::StatInfo&, uint64_t v) {
-            families[k++].samples.emplace_back(std::to_string(id), v);
+            families[k++].samples.emplace_back(vm_id, v);
         });
     }
     for (const auto& f : families) {
