@@ -56,45 +56,23 @@ void Engine::discard_locked(Region& r, size_t first, size_t count) {
         size_t j = i;
         for (; j < end && r.meta(j).has(kFileBacked) == file; ++j) {
             PageMeta& m = r.meta(j);
-            if (m.has(kInUnstable)) {
-                unstable_.erase(m);
-                --r.counters.pages_unshared;
-            }
-            if (m.stable != kNoStable) drop_sharer(m);
-            if (m.has(kZeroMerged)) {
-                m.clear(kZeroMerged);
-                --zero_pages_;
-                --r.counters.zero_pages;
-            }
+            forget(r, m);
             m.clear(kHashed);
             m.set(kDiscarded);
         }
         uint8_t* addr = r.address(i);
         size_t len = (j - i) * kPageSize;
         if (file) {
-            remap_anonymous(r, i, j - i);
+            if (!map_anonymous(r, i, j - i))
+                throw_errno("discard: mmap(MAP_FIXED) over pool pages");
             remapped = true;
         } else if (::madvise(addr, len, MADV_DONTNEED) != 0) {
             throw_errno("discard: madvise(MADV_DONTNEED)");
         }
-        pages_discarded_ += j - i;
+        counters_.pages_discarded += j - i;
         i = j;
     }
     if (remapped) refresh_mappings_used();
-}
-
-void Engine::remap_anonymous(Region& r, size_t first, size_t count) {
-    uint8_t* addr = r.address(first);
-    size_t len = count * kPageSize;
-    void* p = ::mmap(addr, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) throw_errno("discard: mmap(MAP_FIXED) over pool pages");
-    // The new mapping loses the range's advice and userfaultfd registration.
-    ::madvise(addr, len, MADV_NOHUGEPAGE);
-    for (size_t i = first; i < first + count; ++i)
-        r.meta(i).clear(kFileBacked);
-    if (r.uffd) r.uffd->register_wp(addr, len);
-    r.spec.tracker->on_remap(addr, len);
 }
 
 } // namespace foldvm::dedup

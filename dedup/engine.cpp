@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "common/linux_compat.h"
+#include "common/procfs.hpp"
 
 #include <xxhash.h>
 
@@ -13,7 +14,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 
 namespace foldvm::dedup {
 
@@ -23,13 +23,6 @@ double thread_cpu_seconds() {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
-uint64_t read_max_map_count() {
-    std::ifstream in("/proc/sys/vm/max_map_count");
-    uint64_t v = 65530;
-    in >> v;
-    return v;
 }
 
 alignas(kPageSize) const uint8_t kZeroPage[kPageSize] = {};
@@ -111,27 +104,11 @@ void Engine::remove_region(RegionId id) {
     auto it = regions_.find(id);
     if (it == regions_.end()) return;
     Region& r = *it->second;
-    for (size_t i = 0; i < r.pages; ++i) {
-        PageMeta& m = r.meta(i);
-        unstable_.erase(m);
-        if (m.stable != kNoStable) drop_sharer(m);
-        if (m.has(kZeroMerged)) --zero_pages_;
-    }
+    for (size_t i = 0; i < r.pages; ++i)
+        forget(r, r.meta(i));
     PageDirectory::instance().release(r.first, r.pages);
     if (cursor_region_ == id) cursor_page_ = r.pages; // move on to the next region
     regions_.erase(it);
-}
-
-void Engine::drop_sharer(PageMeta& m) {
-    StableNode& node = stable_.node(m.stable);
-    m.stable = kNoStable;
-    Region* r = region_of(m);
-    --r->counters.pages_merged;
-    --sharers_;
-    if (--node.sharers == 0) {
-        pool_.release(node.slot);
-        stable_.destroy(node);
-    }
 }
 
 Engine::Region* Engine::region_of(const PageMeta& m) const {
@@ -245,7 +222,7 @@ void Engine::thread_main() {
             continue;
         }
         double cpu = thread_cpu_seconds() - cpu0;
-        cpu_s_ += cpu;
+        counters_.cpu_s += cpu;
         double wall =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
         // CPU governor: stretch the sleep so cpu / (wall + sleep) <= cap.
@@ -290,34 +267,30 @@ void Engine::log_once(bool& flag, const std::string& msg) {
 }
 
 void Engine::refresh_mappings_used() {
-    std::ifstream maps("/proc/self/maps");
-    uint64_t lines = 0;
-    std::string line;
-    while (std::getline(maps, line))
-        ++lines;
-    mappings_used_ = lines;
+    mappings_used_ = procfs::mapping_count();
 }
 
 DedupStats Engine::stats() const {
     std::lock_guard lock(mutex_);
     DedupStats s;
     s.pages_shared = stable_.size();
-    s.pages_sharing = sharers_ - std::min<uint64_t>(sharers_, s.pages_shared);
-    s.pages_scanned = pages_scanned_;
-    s.pages_hashed = pages_hashed_;
-    s.full_scans = full_scans_;
-    s.zero_pages = zero_pages_;
+    const Counters& c = counters_;
+    s.pages_sharing = c.sharers - std::min<uint64_t>(c.sharers, s.pages_shared);
+    s.pages_scanned = c.pages_scanned;
+    s.pages_hashed = c.pages_hashed;
+    s.full_scans = c.full_scans;
+    s.zero_pages = c.zero_pages;
     s.stable_node_chains = stable_.chains();
     s.stable_node_dups = stable_.duplicates();
-    s.cow_breaks = cow_breaks_;
+    s.cow_breaks = c.cow_breaks;
     s.mappings_used = mappings_used_;
-    s.mappings_limit = config_.mappings_limit ? config_.mappings_limit : read_max_map_count();
+    s.mappings_limit = config_.mappings_limit ? config_.mappings_limit : procfs::max_map_count();
     s.mappings_exhausted = mappings_exhausted_;
-    s.merge_batches = merge_batches_;
-    s.merge_failures = merge_failures_;
+    s.merge_batches = c.merge_batches;
+    s.merge_failures = c.merge_failures;
     s.pool_slots_reused = pool_.slots_reused();
-    s.pages_discarded = pages_discarded_;
-    s.engine_cpu_s = cpu_s_;
+    s.pages_discarded = c.pages_discarded;
+    s.engine_cpu_s = c.cpu_s;
     s.pool_bytes = pool_.resident_bytes();
     for (size_t p = 0; p < kPhaseCount; ++p)
         s.phase_ms.emplace_back(phase_name(static_cast<Phase>(p)), double(phase_ns_[p]) / 1e6);

@@ -69,7 +69,7 @@ class Engine {
     // Synchronous operations on the caller's thread (tests, benchmarks).
     void run_full_pass();
     void unmerge_all();
-    uint64_t full_scans() const { return full_scans_.load(); }
+    uint64_t full_scans() const { return counters_.full_scans.load(); }
 
   private:
     struct Region;
@@ -88,7 +88,17 @@ class Engine {
     void log_once(bool& flag, const std::string& msg);
     // Called on the dedup thread when a pass throws: thaw, stop, report.
     void halt_after_failure(const std::string& what);
-    void drop_sharer(PageMeta& m);
+
+    // page_release.cpp
+    // Takes a page out of whatever merge state it is in (unstable tree, zero
+    // page, pool sharer), keeping the engine's and the region's counters in
+    // step. Its memory is left alone: the caller decides what it becomes.
+    void forget(Region& r, PageMeta& m);
+    // Maps fresh anonymous memory over `count` pages from `first`, so pages
+    // in a pool mapping read zeros and hold no memory; re-attaches the freeze
+    // and the tracker. False if mmap failed: the old mapping is intact and
+    // errno says why.
+    bool map_anonymous(Region& r, size_t first, size_t count);
 
     // scan.cpp
     void begin_pass();
@@ -101,10 +111,18 @@ class Engine {
 
     // discard.cpp
     void discard_locked(Region& r, size_t first, size_t count);
-    void remap_anonymous(Region& r, size_t first, size_t count);
 
-    // merge_batch.cpp
+    // merge_batch.cpp: freeze -> verify -> remap -> zero -> thaw.
+    class Freeze;     // batch_freeze.cpp
+    struct Remap;     // merge_batch.hpp
+    struct BatchPlan; // merge_batch.hpp
     void execute_batch();
+    BatchPlan verify_batch();
+    void remap_merged(std::vector<Remap>& remaps);
+    void release_zero_pages(std::vector<PageMeta*>& zeros);
+    void release_emptied_nodes(const std::vector<StableNode*>& touched);
+    // A candidate that failed verification or its remap is visited again.
+    void retry(PageMeta& m);
     bool mapping_budget_left(size_t runs) const;
 
     mutable std::mutex mutex_;
@@ -133,18 +151,23 @@ class Engine {
 
     std::vector<Candidate> batch_;
 
-    // Counters (guarded by mutex_ unless atomic).
-    std::atomic<uint64_t> full_scans_{0};
-    uint64_t pages_scanned_ = 0, pages_hashed_ = 0, zero_pages_ = 0, sharers_ = 0;
-    uint64_t cow_breaks_ = 0, merge_batches_ = 0, merge_failures_ = 0;
-    uint64_t pages_discarded_ = 0;
-    uint64_t volatile_now_ = 0, volatile_last_pass_ = 0;
+    // What the engine counts as it goes; stats() reports it. Guarded by
+    // mutex_, except full_scans, which full_scans() reads without the lock.
+    struct Counters {
+        std::atomic<uint64_t> full_scans{0};
+        uint64_t pages_scanned = 0, pages_hashed = 0; // cumulative
+        uint64_t zero_pages = 0;                      // released as zero pages now
+        uint64_t sharers = 0;                         // guest pages mapping a pool copy now
+        uint64_t cow_breaks = 0, merge_batches = 0, merge_failures = 0;
+        uint64_t pages_discarded = 0;
+        double cpu_s = 0; // CPU time of the dedup thread
+    } counters_;
+
     uint64_t mappings_used_ = 0, mappings_baseline_time_ = 0;
     bool mappings_exhausted_ = false, logged_exhausted_ = false, logged_pause_ = false;
     std::string failure_; // why the engine stopped itself, "" if it did not
     std::array<uint32_t, 1024> freeze_us_{};
     size_t freeze_samples_ = 0;
-    double cpu_s_ = 0;
     std::array<uint64_t, kPhaseCount> phase_ns_{};
 };
 

@@ -1,18 +1,17 @@
-// The merging half of the engine: freeze -> verify bytes -> remap -> wake.
-// A writer that touches a frozen page blocks in the kernel until the wake;
-// it then retries against the new mapping, and the kernel copies on write,
-// so its write lands in a private copy and is never lost.
-#include "engine.hpp"
-#include "engine_region.hpp"
+// The merging half of the engine, one batch at a time: freeze the candidates'
+// pages, verify their bytes, remap the equal ones onto pool slots, release
+// the zero pages, thaw. Writes during the freeze block and are never lost
+// (batch_freeze.cpp).
+#include "merge_batch.hpp"
 
 #include "common/error.hpp"
+#include "common/procfs.hpp"
 
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <map>
 
 namespace foldvm::dedup {
 
@@ -20,40 +19,12 @@ namespace {
 
 alignas(kPageSize) const uint8_t kZeros[kPageSize] = {};
 
-struct Range {
-    size_t first;
-    size_t count;
-};
-
-// Coalesces sorted page indices into ranges, bridging small gaps so one
-// ioctl covers a neighbourhood (non-candidates are frozen only briefly).
-std::vector<Range> freeze_ranges(std::vector<size_t>& idx) {
-    std::sort(idx.begin(), idx.end());
-    idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
-    std::vector<Range> out;
-    for (size_t i : idx) {
-        if (!out.empty() && i - (out.back().first + out.back().count) <= 8)
-            out.back().count = i - out.back().first + 1;
-        else
-            out.push_back({i, 1});
-    }
-    return out;
-}
-
 } // namespace
 
 bool Engine::mapping_budget_left(size_t runs) const {
     uint64_t limit = config_.mappings_limit;
     if (limit == 0) {
-        static const uint64_t sysctl = [] {
-            FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r");
-            unsigned long long v = 65530;
-            if (f) {
-                if (std::fscanf(f, "%llu", &v) != 1) v = 65530;
-                std::fclose(f);
-            }
-            return uint64_t(v);
-        }();
+        static const uint64_t sysctl = procfs::max_map_count();
         limit = sysctl;
     }
     // Keep a reserve for the rest of the process (threads, allocators).
@@ -63,61 +34,37 @@ bool Engine::mapping_budget_left(size_t runs) const {
 
 void Engine::execute_batch() {
     if (batch_.empty()) return;
-    ++merge_batches_;
-
-    std::map<Region*, std::vector<size_t>> involved;
-    for (const Candidate& c : batch_) {
-        involved[region_of(*c.page)].push_back(region_of(*c.page)->index_of(*c.page));
-        if (c.partner)
-            involved[region_of(*c.partner)].push_back(region_of(*c.partner)->index_of(*c.partner));
-    }
-    std::map<Region*, std::vector<Range>> frozen;
-    auto thaw = [&frozen] {
-        for (auto& [r, ranges] : frozen) {
-            if (r->uffd) {
-                for (const Range& g : ranges)
-                    r->uffd->write_protect(r->address(g.first), g.count * kPageSize, false);
-            } else {
-                r->spec.resume();
-            }
-        }
-    };
-    // If anything below throws, writers must not stay frozen or paused.
-    struct ThawOnUnwind {
-        decltype(thaw)& run;
-        bool armed = true;
-        ~ThawOnUnwind() {
-            if (!armed) return;
-            try {
-                run();
-            } catch (const std::exception&) {
-            }
-        }
-    } thaw_guard{thaw};
+    ++counters_.merge_batches;
     auto t0 = std::chrono::steady_clock::now();
     PhaseClock clock(phase_ns_);
-    for (auto& [r, idx] : involved) {
-        auto ranges = freeze_ranges(idx);
-        if (r->uffd) {
-            for (const Range& g : ranges)
-                r->uffd->write_protect(r->address(g.first), g.count * kPageSize, true);
-        } else {
-            r->spec.pause();
-        }
-        frozen[r] = std::move(ranges);
-    }
-
+    Freeze freeze(*this, batch_);
     clock.lap(Phase::Freeze);
-    // Verify bytes under the freeze and decide every candidate.
-    struct Remap {
-        Region* region;
-        size_t index;
-        uint32_t slot;
-        PageMeta* meta;
-    };
-    std::vector<Remap> remaps;
-    std::vector<PageMeta*> zeros;
-    std::vector<StableNode*> touched;
+    BatchPlan plan = verify_batch();
+    clock.lap(Phase::Verify);
+    remap_merged(plan.remaps);
+    clock.lap(Phase::Remap);
+    release_zero_pages(plan.zeros);
+    clock.lap(Phase::Zero);
+    freeze.thaw();
+    auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    freeze_us_[freeze_samples_++ % freeze_us_.size()] = static_cast<uint32_t>(us);
+    clock.lap(Phase::Thaw);
+    release_emptied_nodes(plan.touched);
+    batch_.clear();
+}
+
+void Engine::retry(PageMeta& m) {
+    Region* r = region_of(m);
+    r->set_pending(r->index_of(m));
+    ++counters_.merge_failures;
+}
+
+// Under the freeze: compares every candidate's bytes and decides it. A
+// failed candidate gives back the sharer it reserved and is visited again.
+Engine::BatchPlan Engine::verify_batch() {
+    BatchPlan plan;
     bool budget = mapping_budget_left(batch_.size());
     if (!budget && !mappings_exhausted_) {
         mappings_exhausted_ = true;
@@ -129,26 +76,20 @@ void Engine::execute_batch() {
     }
     auto add_remap = [&](PageMeta* m, StableNode* node) {
         Region* r = region_of(*m);
-        remaps.push_back({r, r->index_of(*m), node->slot, m});
+        plan.remaps.push_back({r, r->index_of(*m), node->slot, m});
         m->stable = node->index;
-    };
-    // A failed candidate must be visited again (its partner too).
-    auto retry = [&](PageMeta* m) {
-        Region* r = region_of(*m);
-        r->set_pending(r->index_of(*m));
-        ++merge_failures_;
     };
     for (const Candidate& c : batch_) {
         const uint8_t* page = page_address(*c.page);
         switch (c.kind) {
         case Candidate::Kind::Zero:
             if ((!c.page->has(kFileBacked) || budget) && std::memcmp(page, kZeros, kPageSize) == 0)
-                zeros.push_back(c.page);
+                plan.zeros.push_back(c.page);
             else
-                retry(c.page);
+                retry(*c.page);
             break;
         case Candidate::Kind::Pair: {
-            touched.push_back(c.node);
+            plan.touched.push_back(c.node);
             // Both pages are frozen: compare them directly, then fill the slot
             // with pwrite, which skips faulting the slot into our own view.
             if (budget && std::memcmp(page_address(*c.partner), page, kPageSize) == 0 &&
@@ -157,25 +98,28 @@ void Engine::execute_batch() {
                 add_remap(c.partner, c.node);
             } else {
                 c.node->sharers -= 2;
-                retry(c.page);
-                retry(c.partner);
+                retry(*c.page);
+                retry(*c.partner);
             }
             break;
         }
         case Candidate::Kind::Stable:
-            touched.push_back(c.node);
+            plan.touched.push_back(c.node);
             if (budget && std::memcmp(page, pool_.slot_data(c.node->slot), kPageSize) == 0) {
                 add_remap(c.page, c.node);
             } else {
                 --c.node->sharers;
-                retry(c.page);
+                retry(*c.page);
             }
             break;
         }
     }
+    return plan;
+}
 
-    clock.lap(Phase::Verify);
-    // Remap runs: consecutive pages onto consecutive slots take one mmap.
+// Maps verified pages onto their slots: consecutive pages onto consecutive
+// slots take one mmap (and one mapping of the budget).
+void Engine::remap_merged(std::vector<Remap>& remaps) {
     std::sort(remaps.begin(), remaps.end(), [](const Remap& a, const Remap& b) {
         return a.region != b.region ? a.region < b.region : a.index < b.index;
     });
@@ -192,9 +136,8 @@ void Engine::execute_batch() {
             pool_.map_private(addr, remaps[i].slot, j - i);
             mappings_used_ += 2;
             for (size_t k = i; k < j; ++k) {
-                PageMeta* m = remaps[k].meta;
-                m->set(kFileBacked);
-                ++sharers_;
+                remaps[k].meta->set(kFileBacked);
+                ++counters_.sharers;
                 ++r->counters.pages_merged;
             }
             if (r->uffd) r->uffd->register_wp(addr, len);
@@ -206,71 +149,56 @@ void Engine::execute_batch() {
                 PageMeta* m = remaps[k].meta;
                 --stable_.node(m->stable).sharers;
                 m->stable = kNoStable;
-                retry(m);
+                retry(*m);
             }
         }
         i = j;
     }
+}
 
-    // Zero pages: anonymous pages are simply released; a page inside a pool
-    // mapping needs fresh anonymous memory mapped over it instead, because
-    // MADV_DONTNEED there would expose the pool copy, not zeros.
-    clock.lap(Phase::Remap);
+// Anonymous pages are simply released (MADV_DONTNEED, a run at a time); a
+// page inside a pool mapping gets fresh anonymous memory instead, because
+// MADV_DONTNEED there would expose the pool copy, not zeros.
+void Engine::release_zero_pages(std::vector<PageMeta*>& zeros) {
     std::sort(zeros.begin(), zeros.end(),
               [](PageMeta* a, PageMeta* b) { return a->self < b->self; });
     for (size_t i = 0; i < zeros.size();) {
         PageMeta* m = zeros[i];
         Region* r = region_of(*m);
-        uint8_t* addr = page_address(*m);
         size_t j = i + 1;
-        if (!m->has(kFileBacked)) { // page ids are consecutive within a region
+        bool ok;
+        if (m->has(kFileBacked)) {
+            ok = map_anonymous(*r, r->index_of(*m), 1);
+            if (ok) mappings_used_ += 2;
+        } else {
+            // Page ids are consecutive within a region.
             while (j < zeros.size() && zeros[j]->self == zeros[j - 1]->self + 1 &&
                    region_of(*zeros[j]) == r && !zeros[j]->has(kFileBacked))
                 ++j;
-        }
-        size_t len = (j - i) * kPageSize;
-        bool ok;
-        if (m->has(kFileBacked)) {
-            ok = ::mmap(addr, kPageSize, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
-                        0) != MAP_FAILED;
-            if (ok) {
-                m->clear(kFileBacked);
-                mappings_used_ += 2;
-                if (r->uffd) r->uffd->register_wp(addr, kPageSize);
-                r->spec.tracker->on_remap(addr, kPageSize);
-            }
-        } else {
-            ok = ::madvise(addr, len, MADV_DONTNEED) == 0;
+            ok = ::madvise(page_address(*m), (j - i) * kPageSize, MADV_DONTNEED) == 0;
         }
         for (size_t k = i; k < j; ++k) {
             if (!ok) {
-                retry(zeros[k]);
+                retry(*zeros[k]);
                 continue;
             }
             zeros[k]->set(kZeroMerged);
-            ++zero_pages_;
+            ++counters_.zero_pages;
             ++r->counters.zero_pages;
         }
         i = j;
     }
+}
 
-    clock.lap(Phase::Zero);
-    thaw_guard.armed = false;
-    thaw();
-    auto us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-    freeze_us_[freeze_samples_++ % freeze_us_.size()] = static_cast<uint32_t>(us);
-    clock.lap(Phase::Thaw);
-
+// After the thaw: a stable node whose candidates all failed holds a pool
+// page nobody maps.
+void Engine::release_emptied_nodes(const std::vector<StableNode*>& touched) {
     for (StableNode* node : touched) {
         if (node->sharers == 0 && !pool_.is_free(node->slot)) {
             pool_.release(node->slot);
             stable_.destroy(*node);
         }
     }
-    batch_.clear();
 }
 
 } // namespace foldvm::dedup

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/mapping.hpp"
+#include "common/page.hpp"
 #include "common/unique_fd.hpp"
 
 #include <cstddef>
@@ -11,7 +12,6 @@
 
 namespace foldvm::dedup {
 
-constexpr size_t kPageSize = 4096;
 constexpr uint32_t kNoSlot = 0xffffffffu;
 
 class PagePool {

@@ -38,15 +38,15 @@ bool still_maps_pool(const uint8_t* addr) {
 
 void Engine::begin_pass() {
     PhaseClock clock(phase_ns_);
-    for (auto& [id, r] : regions_) collect_writes(*r);
+    for (auto& [id, r] : regions_)
+        collect_writes(*r);
     clock.lap(Phase::Collect);
-    volatile_last_pass_ = volatile_now_;
-    volatile_now_ = 0;
-    for (auto& [id, r] : regions_) r->counters.pages_volatile = 0;
+    for (auto& [id, r] : regions_)
+        r->counters.pages_volatile = 0;
     // Re-reading /proc/self/maps is O(mappings); once a second is plenty
     // between the per-run estimates made at merge time.
-    uint64_t now = static_cast<uint64_t>(
-        std::chrono::steady_clock::now().time_since_epoch() / std::chrono::milliseconds(1));
+    uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
+                                         std::chrono::milliseconds(1));
     if (now - mappings_baseline_time_ >= 1000) {
         refresh_mappings_used();
         mappings_baseline_time_ = now;
@@ -70,28 +70,22 @@ void Engine::collect_writes(Region& r) {
 }
 
 void Engine::note_write(Region& r, PageMeta& m) {
-    r.set_pending(r.index_of(m));
+    size_t index = r.index_of(m);
+    r.set_pending(index);
     m.written_pass = static_cast<uint16_t>(pass_);
     m.set(kEverWritten);
     m.clear(kHashed);
     m.clear(kDiscarded);
-    if (m.has(kInUnstable)) {
-        unstable_.erase(m);
-        --r.counters.pages_unshared;
-    }
-    if (m.has(kZeroMerged)) {
-        m.clear(kZeroMerged);
-        --zero_pages_;
-        --r.counters.zero_pages;
-    }
     if (m.stable != kNoStable) {
         // Reconcile with pagemap: a sharer only leaves when it really owns a
         // private copy now (the dirty log can also report our own remaps).
-        if (still_maps_pool(page_address(m))) return;
-        drop_sharer(m);
-        ++cow_breaks_;
+        // A pool sharer is in no other merge state, so nothing else is left
+        // to forget when it stays.
+        if (still_maps_pool(r.address(index))) return;
+        ++counters_.cow_breaks;
         ++r.counters.cow_breaks;
     }
+    forget(r, m);
 }
 
 bool Engine::scan_some(uint64_t budget) {
@@ -105,7 +99,7 @@ bool Engine::scan_some(uint64_t budget) {
         }
         if (it == regions_.end()) {
             execute_batch();
-            ++full_scans_;
+            ++counters_.full_scans;
             ++pass_;
             pass_open_ = false;
             return true;
@@ -137,13 +131,12 @@ bool Engine::scan_some(uint64_t budget) {
 }
 
 void Engine::visit(Region& r, PageMeta& m) {
-    ++pages_scanned_;
+    ++counters_.pages_scanned;
     if (m.stable != kNoStable || m.has(kZeroMerged) || m.has(kInUnstable) || m.has(kDiscarded))
         return;
     if (config_.volatile_passes > 0 && m.has(kEverWritten) &&
         static_cast<uint16_t>(pass_ - m.written_pass) < config_.volatile_passes) {
         r.set_pending(r.index_of(m));
-        ++volatile_now_;
         ++r.counters.pages_volatile;
         return;
     }
@@ -153,7 +146,7 @@ void Engine::visit(Region& r, PageMeta& m) {
         m.hash = XXH3_64bits(addr, kPageSize) ^ r.hash_salt;
         clock.lap(Phase::Hash);
         m.set(kHashed);
-        ++pages_hashed_;
+        ++counters_.pages_hashed;
     }
     if ((m.hash ^ r.hash_salt) == zero_hash_ && config_.use_zero_pages) {
         batch_.push_back({Candidate::Kind::Zero, &m, nullptr, nullptr});
@@ -195,18 +188,18 @@ void Engine::unmerge_all_locked() {
     for (auto& [id, r] : regions_) {
         for (size_t i = 0; i < r->pages; ++i) {
             PageMeta& m = r->meta(i);
-            if (m.has(kInUnstable)) {
-                unstable_.erase(m);
-                --r->counters.pages_unshared;
+            if (m.stable != kNoStable) {
+                // An atomic add of zero is a write the kernel must honour, so
+                // it breaks COW without racing a concurrent writer's bytes.
+                // It must precede forget(), which may free the pool copy.
+                auto* word = reinterpret_cast<std::atomic<uint64_t>*>(r->address(i));
+                word->fetch_add(0, std::memory_order_relaxed);
+                m.clear(kHashed);
+                r->set_pending(i);
+            } else if (!m.has(kInUnstable)) {
+                continue; // zero pages stay released
             }
-            if (m.stable == kNoStable) continue;
-            // An atomic add of zero is a write the kernel must honour, so it
-            // breaks COW without racing a concurrent writer's bytes.
-            auto* word = reinterpret_cast<std::atomic<uint64_t>*>(r->address(i));
-            word->fetch_add(0, std::memory_order_relaxed);
-            drop_sharer(m);
-            m.clear(kHashed);
-            r->set_pending(i);
+            forget(*r, m);
         }
         for (size_t i = 0; i < r->pages; ++i)
             if (!r->meta(i).has(kZeroMerged)) r->set_pending(i);

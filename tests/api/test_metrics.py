@@ -117,6 +117,10 @@ def test_every_dedup_stat_and_knob():
         names = [rename.get(key, "foldvm_dedup_" + key), "foldvm_dedup_%s_total" % key]
         check(any(samples(families, n) for n in names),
               "dedup stat %s has no metric (looked for %s)" % (key, names))
+    # Once missing from GET /dedup, and so from /metrics as well.
+    check("pages_discarded" in dd["stats"], "GET /dedup stats lack pages_discarded")
+    check(samples(families, "foldvm_dedup_pages_discarded_total"),
+          "foldvm_dedup_pages_discarded_total is not emitted")
     check(value(families, "foldvm_dedup_freeze_mode", mode=dd["stats"]["freeze_mode"]) == 1,
           "freeze mode")
     check(value(families, "foldvm_dedup_pages_sharing") > 0, "pages_sharing")

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/mapping.hpp"
+#include "common/page.hpp"
 #include "dedup/engine.hpp"
 #include "dedup/trackers.hpp"
 
@@ -12,8 +13,6 @@
 #include <vector>
 
 namespace foldvm::test {
-
-using dedup::kPageSize;
 
 struct TestRegion {
     Mapping mem;

@@ -1,6 +1,7 @@
 // The balloon with real guests (guest-kernels/guests/balloon.c and
 // balloonfuzz.c): the host moves the target through the C++ control API and
 // measures the VM's resident memory with mincore over guest RAM.
+#include "common/procfs.hpp"
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/devices/virtio/balloon.hpp"
 #include "vmm/machine/console_log.hpp"
@@ -8,8 +9,6 @@
 #include "vmm/sharing/dedup_service.hpp"
 
 #include <catch2/catch.hpp>
-
-#include <sys/mman.h>
 
 #include <chrono>
 #include <functional>
@@ -37,12 +36,7 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds lim
 }
 
 uint64_t resident_bytes(Vm& vm) {
-    std::vector<unsigned char> v(vm.memory().size() / 4096);
-    REQUIRE(::mincore(vm.memory().host_base(), vm.memory().size(), v.data()) == 0);
-    uint64_t n = 0;
-    for (unsigned char c : v)
-        n += c & 1;
-    return n * 4096;
+    return procfs::resident_pages(vm.memory().host_base(), vm.memory().size()) * kPageSize;
 }
 
 VmConfig balloon_guest(const char* name, uint64_t mem, const std::string& cmdline,

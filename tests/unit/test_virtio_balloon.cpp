@@ -3,13 +3,12 @@
 #include "virtio_test_driver.hpp"
 
 #include "common/error.hpp"
+#include "common/procfs.hpp"
 #include "vmm/devices/device_manager.hpp"
 #include "vmm/devices/mmio_layout.hpp"
 #include "vmm/devices/virtio/balloon_json.hpp"
 
 #include <catch2/catch.hpp>
-
-#include <sys/mman.h>
 
 #include <thread>
 
@@ -24,12 +23,7 @@ constexpr uint64_t kData = 12ull << 20; // test pages live here
 constexpr uint64_t kPfnBuf = 10ull << 20;
 
 size_t resident(Vm& vm, uint64_t gpa, size_t pages) {
-    std::vector<unsigned char> v(pages);
-    REQUIRE(::mincore(vm.memory().host_base() + gpa, pages * kPageSize, v.data()) == 0);
-    size_t n = 0;
-    for (unsigned char c : v)
-        n += c & 1;
-    return n;
+    return procfs::resident_pages(vm.memory().host_base() + gpa, pages * kPageSize);
 }
 
 void fill_pages(Vm& vm, uint64_t gpa, size_t pages, uint8_t value) {

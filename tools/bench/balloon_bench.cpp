@@ -14,6 +14,9 @@
 // has the guest touch its whole heap instead.
 #include "bench_util.hpp"
 
+#include "common/page.hpp"
+#include "common/procfs.hpp"
+
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/devices/virtio/balloon.hpp"
 #include "vmm/machine/host.hpp"
@@ -119,7 +122,7 @@ int run_balloon_bench(int argc, char** argv) {
         if (round > 0 && o.populate == "host" &&
             ::madvise(ram, ram_bytes, MADV_POPULATE_WRITE) != 0)
             throw std::runtime_error("madvise(MADV_POPULATE_WRITE) failed");
-        resident_before = resident_pages(ram, ram_bytes) * 4096;
+        resident_before = procfs::resident_pages(ram, ram_bytes) * kPageSize;
         // Reclaimed: 99% of the balloon's size left the VM's resident set (the
         // guest's own PFN array grows while it inflates).
         uint64_t drop = target_bytes / 100 * 99;
@@ -131,7 +134,7 @@ int run_balloon_bench(int argc, char** argv) {
                !vm->finished()) {
             if (t_inflate < 0 && balloon.stats().actual_pages == target_mib * 256)
                 t_inflate = seconds_since(t0);
-            if (t_reclaim < 0 && resident_pages(ram, ram_bytes) * 4096 <= goal)
+            if (t_reclaim < 0 && procfs::resident_pages(ram, ram_bytes) * kPageSize <= goal)
                 t_reclaim = seconds_since(t0);
             std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
@@ -142,11 +145,11 @@ int run_balloon_bench(int argc, char** argv) {
             throw std::runtime_error(
                 "the balloon did not reach its target in time (actual " +
                 std::to_string(s.actual_pages) + " of " + std::to_string(s.target_pages) +
-                " pages, resident " + std::to_string(resident_pages(ram, ram_bytes) >> 8) +
+                " pages, resident " + std::to_string(procfs::resident_pages(ram, ram_bytes) >> 8) +
                 " MiB, goal " + std::to_string(goal >> 20) + " MiB" +
                 (s.device_error.empty() ? "" : ", device: " + s.device_error) + ")");
         }
-        resident_after = resident_pages(ram, ram_bytes) * 4096;
+        resident_after = procfs::resident_pages(ram, ram_bytes) * kPageSize;
         inflate_s.push_back(t_inflate);
         reclaim_s.push_back(t_reclaim);
 

@@ -38,9 +38,6 @@ inline bool wait_until(const std::function<bool()>& pred, double limit_s, int po
 
 using foldvm::ConsoleLog; // vmm/machine/console_log.hpp
 
-// Resident pages of a range (mincore), i.e. guest RAM the guest touched.
-uint64_t resident_pages(const void* base, size_t size);
-
 std::string self_dir(); // directory of the running benchmark binary
 
 } // namespace foldvm::bench

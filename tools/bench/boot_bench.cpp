@@ -2,6 +2,8 @@
 // exec-to-exit of `foldvm run hello`, monitor memory per idle VM.
 #include "bench_util.hpp"
 
+#include "common/procfs.hpp"
+
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/memory/process_memory.hpp"
 
@@ -91,7 +93,7 @@ int run_boot_bench(int argc, char** argv) {
     uint64_t guest_kib = 0;
     for (uint64_t id : ids) {
         auto vm = host.vm(id);
-        guest_kib += resident_pages(vm->memory().host_base(), vm->memory().size()) * 4;
+        guest_kib += procfs::resident_pages(vm->memory().host_base(), vm->memory().size()) * 4;
     }
     double per_vm = (double(rss1) - double(rss0) - double(guest_kib)) / idle;
     host.stop_all();

@@ -4,6 +4,7 @@
 #include "router.hpp"
 #include "routes.hpp"
 
+#include "common/procfs.hpp"
 #include "vmm/memory/process_memory.hpp"
 
 #include <thread>
@@ -18,11 +19,12 @@ ApiResponse get_host(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
     auto vms = ctx.host.vms();
     for (auto& [id, vm] : vms) {
         guest_configured += vm->memory().size();
-        guest_resident += resident_bytes(vm->memory().host_base(), vm->memory().size());
+        guest_resident +=
+            procfs::resident_pages(vm->memory().host_base(), vm->memory().size()) * kPageSize;
         running += vm->state() == VmState::Running || vm->state() == VmState::Paused;
     }
-    uint64_t map_max = max_map_count();
-    uint64_t limit = map_max, used = process_mapping_count();
+    uint64_t map_max = procfs::max_map_count();
+    uint64_t limit = map_max, used = procfs::mapping_count();
     bool exhausted = false;
     if (ctx.dedup.builtin()) {
         auto cfg = ctx.dedup.config();

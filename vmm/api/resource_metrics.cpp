@@ -4,6 +4,7 @@
 #include "router.hpp"
 #include "routes.hpp"
 
+#include "common/procfs.hpp"
 #include "vmm/devices/virtio/balloon.hpp"
 #include "vmm/memory/process_memory.hpp"
 #include "vmm/sharing/stats_json.hpp"
@@ -64,116 +65,59 @@ class MetricsWriter {
     std::string out_;
 };
 
-// How the statistics of GET /dedup ("stats") appear as metrics. A statistic
-// missing here still gets exported, as a gauge foldvm_dedup_<name>.
-struct StatInfo {
-    std::string metric;
-    const char* type;
-    const char* help;
-    double scale = 1;       // e.g. ms -> s
-    const char* label = ""; // for object- or string-valued statistics
-};
-
-const std::map<std::string, StatInfo, std::less<>>& stat_info() {
-    static const std::map<std::string, StatInfo, std::less<>> m = {
-        {"pages_shared",
-         {"foldvm_dedup_pages_shared", "gauge",
-          "Pool pages in use (one copy of each merged content)."}},
-        {"pages_sharing",
-         {"foldvm_dedup_pages_sharing", "gauge",
-          "Extra guest pages sharing a pool page (pages saved)."}},
-        {"pages_unshared",
-         {"foldvm_dedup_pages_unshared", "gauge",
-          "Pages in the unstable tree: candidates not yet merged."}},
-        {"pages_volatile",
-         {"foldvm_dedup_pages_volatile", "gauge",
-          "Pages skipped because they changed too recently."}},
-        {"pages_scanned",
-         {"foldvm_dedup_pages_scanned_total", "counter", "Pages visited by the scanner."}},
-        {"pages_hashed",
-         {"foldvm_dedup_pages_hashed_total", "counter", "Pages hashed by the scanner."}},
-        {"full_scans",
-         {"foldvm_dedup_full_scans_total", "counter", "Completed passes over all guest RAM."}},
-        {"zero_pages",
-         {"foldvm_dedup_zero_pages", "gauge", "Zero pages released with MADV_DONTNEED."}},
-        {"general_profit",
-         {"foldvm_dedup_general_profit_bytes", "gauge",
-          "Bytes saved minus the engine's metadata bytes."}},
-        {"stable_node_chains",
-         {"foldvm_dedup_stable_node_chains", "gauge",
-          "Stable-tree chains (contents over max_page_sharing)."}},
-        {"stable_node_dups",
-         {"foldvm_dedup_stable_node_dups", "gauge", "Duplicate stable nodes in chains."}},
-        {"cow_breaks",
-         {"foldvm_dedup_cow_breaks_total", "counter",
-          "Shared pages a guest wrote to (copy on write)."}},
-        {"mappings_used",
-         {"foldvm_dedup_mappings_used", "gauge",
-          "Memory mappings of this process (the mapping budget in use)."}},
-        {"mappings_limit",
-         {"foldvm_dedup_mappings_limit", "gauge", "Mapping budget of the engine."}},
-        {"mappings_exhausted",
-         {"foldvm_dedup_mappings_exhausted", "gauge",
-          "1 if merging stopped because the mapping budget ran out."}},
-        {"merge_batches",
-         {"foldvm_dedup_merge_batches_total", "counter",
-          "Merge batches executed under one freeze."}},
-        {"merge_failures",
-         {"foldvm_dedup_merge_failures_total", "counter",
-          "Merge candidates whose bytes changed before the freeze."}},
-        {"freeze_wait_us_p99",
-         {"foldvm_dedup_freeze_wait_us_p99", "gauge",
-          "99th percentile of freeze durations in microseconds."}},
-        {"pool_slots_reused",
-         {"foldvm_dedup_pool_slots_reused_total", "counter", "Pool slots freed and reused."}},
-        {"metadata_bytes",
-         {"foldvm_dedup_metadata_bytes", "gauge",
-          "Bytes of engine metadata (page and stable-node records)."}},
-        {"pool_bytes",
-         {"foldvm_dedup_pool_bytes", "gauge", "Memory held by the pool's single copies."}},
-        {"pages_tracked",
-         {"foldvm_dedup_pages_tracked", "gauge", "Guest pages registered with the engine."}},
-        {"pages_discarded",
-         {"foldvm_dedup_pages_discarded_total", "counter",
-          "Pages released by discards (balloon, free page reports)."}},
-        {"engine_cpu_s",
-         {"foldvm_dedup_engine_cpu_seconds_total", "counter",
-          "CPU time of the dedup engine thread."}},
-        {"phase_ms",
-         {"foldvm_dedup_phase_seconds_total", "counter", "Wall time of the dedup engine per phase.",
-          0.001, "phase"}},
-        {"freeze_mode",
-         {"foldvm_dedup_freeze_mode", "gauge",
-          "How merges freeze guest pages; 1 for the current mode.", 1, "mode"}},
-    };
-    return m;
+// Every engine statistic, named as dedup/stats.hpp declares it.
+void write_dedup_stats(MetricsWriter& w, const dedup::DedupStats& stats) {
+    dedup::for_each_stat(stats, [&](const dedup::StatInfo& s, const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        w.family(s.metric, to_string(s.type), s.help);
+        if constexpr (std::is_same_v<T, std::string>) {
+            w.sample(s.metric, {{s.label, v}}, 1);
+        } else if constexpr (std::is_same_v<T, dedup::PhaseTimes>) {
+            for (const auto& [key, value] : v)
+                w.sample(s.metric, {{s.label, key}}, value * s.scale);
+        } else {
+            w.sample(s.metric, {}, static_cast<double>(v) * s.scale);
+        }
+    });
 }
 
-// Exports every statistic of the JSON view, so new statistics appear too.
-void write_dedup_stats(MetricsWriter& w, const nlohmann::json& stats) {
-    for (auto it = stats.begin(); it != stats.end(); ++it) {
-        const std::string& key = it.key();
-        if (key == "vms") continue; // per VM, below
-        auto known = stat_info().find(key);
-        StatInfo info = known != stat_info().end()
-                            ? known->second
-                            : StatInfo{"foldvm_dedup_" + key, "gauge",
-                                       "Dedup statistic of GET /dedup (see stats)."};
-        if (info.label[0] == 0) info.label = "name";
-        const nlohmann::json& v = *it;
-        if (v.is_number() || v.is_boolean()) {
-            w.family(info.metric, info.type, info.help);
-            w.sample(info.metric, {},
-                     (v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>()) * info.scale);
-        } else if (v.is_string()) {
-            w.family(info.metric, info.type, info.help);
-            w.sample(info.metric, {{info.label, v.get<std::string>()}}, 1);
-        } else if (v.is_object()) {
-            w.family(info.metric, info.type, info.help);
-            for (auto e = v.begin(); e != v.end(); ++e)
-                if (e->is_number())
-                    w.sample(info.metric, {{info.label, e.key()}}, e->get<double>() * info.scale);
-        }
+// Calls f(info, value) for each per-VM statistic /metrics exports: the
+// numeric ones that have a metric name.
+template <typename F> void for_each_vm_metric(const dedup::RegionStats& r, F&& f) {
+    dedup::for_each_stat(r, [&](const dedup::StatInfo& s, const auto& v) {
+        if constexpr (std::is_arithmetic_v<std::decay_t<decltype(v)>>)
+            if (s.metric[0] != 0) f(s, v);
+    });
+}
+
+// Per-VM engine statistics: one family per statistic, one sample per VM.
+void write_region_stats(MetricsWriter& w,
+                        const std::vector<std::pair<uint64_t, std::shared_ptr<Vm>>>& vms,
+                        const std::vector<dedup::RegionStats>& regions) {
+    struct Family {
+        dedup::StatInfo info;
+        std::vector<std::pair<std::string, uint64_t>> samples; // vm id, value
+    };
+    std::vector<Family> families;
+    for_each_vm_metric(dedup::RegionStats{}, [&](const dedup::StatInfo& s, uint64_t) {
+        families.push_back({s, {}});
+    });
+    std::map<std::string, const dedup::RegionStats*> by_name;
+    for (const auto& r : regions)
+        by_name[r.name] = &r;
+    for (auto& [id, vm] : vms) {
+        auto it = by_name.find("vm" + std::to_string(id));
+        if (it == by_name.end()) continue;
+        std::string vm_id = std::to_string(id); // clang < 16 cannot capture a binding
+        size_t k = 0;
+        for_each_vm_metric(*it->second, [&](const dedup::StatInfo&, uint64_t v) {
+            families[k++].samples.emplace_back(vm_id, v);
+        });
+    }
+    for (const auto& f : families) {
+        w.family(f.info.metric, to_string(f.info.type), f.info.help);
+        for (const auto& [vm, value] : f.samples)
+            w.sample(f.info.metric, {{"vm", vm}}, value);
     }
 }
 
@@ -233,7 +177,7 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
     w.single("foldvm_process_resident_bytes", "gauge", "Resident memory of this foldvm process.",
              process_rss_kib() << 10);
     w.single("foldvm_host_max_map_count", "gauge", "vm.max_map_count of the host.",
-             max_map_count());
+             procfs::max_map_count());
 
     // Per VM. Resident bytes come from mincore() over the VM's guest RAM.
     w.family("foldvm_vm_memory_bytes", "gauge", "Guest RAM size of a VM.");
@@ -244,7 +188,8 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
              "shared through dedup count in every sharer.");
     uint64_t guest_total = 0, guest_resident = 0;
     for (auto& [id, vm] : vms) {
-        uint64_t r = resident_bytes(vm->memory().host_base(), vm->memory().size());
+        uint64_t r =
+            procfs::resident_pages(vm->memory().host_base(), vm->memory().size()) * kPageSize;
         guest_resident += r;
         guest_total += vm->memory().size();
         w.sample("foldvm_vm_resident_bytes", {{"vm", std::to_string(id)}}, r);
@@ -269,39 +214,8 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
         w.family("foldvm_dedup_config", "gauge", "Current value of each dedup knob.");
         for (const auto& k : dedup::DedupConfig::knobs())
             w.sample("foldvm_dedup_config", {{"knob", k.name}}, cfg.get(k.name));
-        write_dedup_stats(w, to_json(stats, false));
-
-        std::map<std::string, const dedup::RegionStats*> regions;
-        for (const auto& r : stats.regions)
-            regions[r.name] = &r;
-        struct PerVm {
-            const char* metric;
-            const char* type;
-            const char* help;
-            uint64_t dedup::RegionStats::*field;
-        };
-        const PerVm per_vm[] = {
-            {"foldvm_vm_dedup_pages", "gauge", "Guest pages of a VM tracked by dedup.",
-             &dedup::RegionStats::pages},
-            {"foldvm_vm_dedup_pages_merged", "gauge", "Pages of a VM mapped to a pool copy.",
-             &dedup::RegionStats::pages_merged},
-            {"foldvm_vm_dedup_pages_unshared", "gauge", "Pages of a VM in the unstable tree.",
-             &dedup::RegionStats::pages_unshared},
-            {"foldvm_vm_dedup_pages_volatile", "gauge", "Recently written pages of a VM.",
-             &dedup::RegionStats::pages_volatile},
-            {"foldvm_vm_dedup_zero_pages", "gauge", "Zero pages of a VM released by dedup.",
-             &dedup::RegionStats::zero_pages},
-            {"foldvm_vm_dedup_cow_breaks_total", "counter", "Copy-on-write breaks in a VM.",
-             &dedup::RegionStats::cow_breaks},
-        };
-        for (const auto& p : per_vm) {
-            w.family(p.metric, p.type, p.help);
-            for (auto& [id, vm] : vms) {
-                auto it = regions.find("vm" + std::to_string(id));
-                if (it != regions.end())
-                    w.sample(p.metric, {{"vm", std::to_string(id)}}, it->second->*p.field);
-            }
-        }
+        write_dedup_stats(w, stats);
+        write_region_stats(w, vms, stats.regions);
     } else if (ctx.dedup.mode() == DedupMode::Ksm) {
         for (const auto& [name, value] : read_ksm_counters().values) {
             bool counter = name == "full_scans" || name == "pages_scanned";

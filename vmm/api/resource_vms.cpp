@@ -1,6 +1,5 @@
 // /vms: create, list, inspect, change state, remove, read the console.
 #include "balloon_input.hpp"
-#include "host_memory.hpp"
 #include "json_input.hpp"
 #include "json_output.hpp"
 #include "router.hpp"
@@ -8,6 +7,7 @@
 #include "vm_lookup.hpp"
 
 #include "common/error.hpp"
+#include "common/procfs.hpp"
 #include "vmm/abi/foldvm_abi.h"
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/devices/mmio_layout.hpp"
@@ -254,7 +254,8 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
     if (detail) {
         j["memory"] = {
             {"mem_bytes", vm.memory().size()},
-            {"resident_bytes", resident_bytes(vm.memory().host_base(), vm.memory().size())}};
+            {"resident_bytes",
+             procfs::resident_pages(vm.memory().host_base(), vm.memory().size()) * kPageSize}};
         auto rs = ctx.dedup.stats(id);
         j["dedup"] = rs ? to_json(*rs) : nlohmann::json(nullptr);
     }

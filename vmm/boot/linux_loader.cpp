@@ -5,6 +5,7 @@
 #include "linux_layout.hpp"
 
 #include "common/error.hpp"
+#include "common/page.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 #include <asm/bootparam.h>
@@ -16,7 +17,6 @@ namespace foldvm {
 
 namespace {
 
-constexpr uint64_t kPage = 4096;
 constexpr uint8_t kLoaderUndefined = 0xff; // type_of_loader: "no registered id"
 
 uint64_t align_up(uint64_t v, uint64_t a) {
@@ -79,11 +79,11 @@ LinuxLoad load_linux(GuestMemory& mem, std::span<const uint8_t> file, const BzIm
         // Highest page-aligned spot below both RAM's end and the kernel's
         // initrd_addr_max, above everything the kernel itself claims.
         uint64_t top = std::min(ram, image.initrd_addr_max + 1);
-        if (initrd.size() > top || (top - initrd.size()) < align_up(kernel_end, kPage))
+        if (initrd.size() > top || (top - initrd.size()) < align_up(kernel_end, kPageSize))
             throw InvalidInput("initrd of " + std::to_string(initrd.size() >> 20) +
                                " MiB does not fit between the kernel and the end of the " +
                                std::to_string(ram >> 20) + " MiB of RAM");
-        out.initrd_gpa = (top - initrd.size()) & ~(kPage - 1);
+        out.initrd_gpa = (top - initrd.size()) & ~(kPageSize - 1);
         out.initrd_size = initrd.size();
         mem.write(out.initrd_gpa, initrd.data(), initrd.size());
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/mapping.hpp"
+#include "common/page.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -18,8 +19,6 @@ namespace foldvm {
 
 class VmFd;
 class DirtyRing;
-
-constexpr uint64_t kPageSize = 4096;
 
 struct GuestMemoryOptions {
     uint64_t size = 0;

@@ -8,49 +8,38 @@ nlohmann::json to_json(const dedup::DedupConfig& config) {
     return j;
 }
 
+namespace {
+
+// One statistic's JSON value; the per-phase times become an object.
+template <typename T> nlohmann::json stat_value(const T& v) {
+    return v;
+}
+nlohmann::json stat_value(const dedup::PhaseTimes& phases) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [name, ms] : phases)
+        j[name] = ms;
+    return j;
+}
+
+template <typename Stats> nlohmann::json stats_object(const Stats& stats) {
+    nlohmann::json j = nlohmann::json::object();
+    dedup::for_each_stat(
+        stats, [&](const dedup::StatInfo& info, const auto& v) { j[info.name] = stat_value(v); });
+    return j;
+}
+
+} // namespace
+
 nlohmann::json to_json(const dedup::RegionStats& r) {
-    return {{"name", r.name},
-            {"domain", r.domain},
-            {"pages", r.pages},
-            {"pages_merged", r.pages_merged},
-            {"pages_unshared", r.pages_unshared},
-            {"pages_volatile", r.pages_volatile},
-            {"zero_pages", r.zero_pages},
-            {"cow_breaks", r.cow_breaks},
-            {"freeze_mode", r.freeze_mode}};
+    return stats_object(r);
 }
 
 nlohmann::json to_json(const dedup::DedupStats& s, bool with_regions) {
-    nlohmann::json j = {{"pages_shared", s.pages_shared},
-                        {"pages_sharing", s.pages_sharing},
-                        {"pages_unshared", s.pages_unshared},
-                        {"pages_volatile", s.pages_volatile},
-                        {"pages_scanned", s.pages_scanned},
-                        {"pages_hashed", s.pages_hashed},
-                        {"full_scans", s.full_scans},
-                        {"zero_pages", s.zero_pages},
-                        {"general_profit", s.general_profit},
-                        {"stable_node_chains", s.stable_node_chains},
-                        {"stable_node_dups", s.stable_node_dups},
-                        {"cow_breaks", s.cow_breaks},
-                        {"mappings_used", s.mappings_used},
-                        {"mappings_limit", s.mappings_limit},
-                        {"mappings_exhausted", s.mappings_exhausted},
-                        {"merge_batches", s.merge_batches},
-                        {"merge_failures", s.merge_failures},
-                        {"freeze_wait_us_p99", s.freeze_wait_us_p99},
-                        {"pool_slots_reused", s.pool_slots_reused},
-                        {"metadata_bytes", s.metadata_bytes},
-                        {"pool_bytes", s.pool_bytes},
-                        {"pages_tracked", s.pages_tracked},
-                        {"engine_cpu_s", s.engine_cpu_s},
-                        {"freeze_mode", s.freeze_mode}};
-    nlohmann::json phases = nlohmann::json::object();
-    for (const auto& [name, ms] : s.phase_ms) phases[name] = ms;
-    j["phase_ms"] = phases;
+    nlohmann::json j = stats_object(s);
     if (with_regions) {
         j["vms"] = nlohmann::json::array();
-        for (const auto& r : s.regions) j["vms"].push_back(to_json(r));
+        for (const auto& r : s.regions)
+            j["vms"].push_back(to_json(r));
     }
     return j;
 }

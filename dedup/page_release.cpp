@@ -1,0 +1,53 @@
+// Taking a page out of sharing: forgetting its merge state, and giving a page
+// that lies in a pool mapping fresh anonymous memory.
+#include "engine.hpp"
+#include "engine_region.hpp"
+
+#include <sys/mman.h>
+
+namespace foldvm::dedup {
+
+void Engine::forget(Region& r, PageMeta& m) {
+    if (m.has(kInUnstable)) {
+        unstable_.erase(m);
+        --r.counters.pages_unshared;
+    }
+    if (m.has(kZeroMerged)) {
+        m.clear(kZeroMerged);
+        --counters_.zero_pages;
+        --r.counters.zero_pages;
+    }
+    if (m.stable != kNoStable) {
+        StableNode& node = stable_.node(m.stable);
+        m.stable = kNoStable;
+        --r.counters.pages_merged;
+        --counters_.sharers;
+        if (--node.sharers == 0) {
+            pool_.release(node.slot);
+            stable_.destroy(node);
+        }
+    }
+}
+
+bool Engine::map_anonymous(Region& r, size_t first, size_t count) {
+    uint8_t* addr = r.address(first);
+    size_t len = count * kPageSize;
+    if (::mmap(addr, len, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+        return false;
+    // The new mapping starts without the range's advice. Guest RAM under
+    // dedup is MADV_NOHUGEPAGE because a transparent huge page hides 4 KiB
+    // duplicates: without it, khugepaged could collapse these released pages
+    // back into a populated huge page, and a mapping whose flags differ from
+    // its NOHUGEPAGE neighbours can never merge with them again (one more
+    // mapping of the budget). So both callers, discard and zero-page merge,
+    // restore it. Advice is best effort: failing it loses no data.
+    ::madvise(addr, len, MADV_NOHUGEPAGE);
+    for (size_t i = first; i < first + count; ++i)
+        r.meta(i).clear(kFileBacked);
+    if (r.uffd) r.uffd->register_wp(addr, len);
+    r.spec.tracker->on_remap(addr, len);
+    return true;
+}
+
+} // namespace foldvm::dedup
