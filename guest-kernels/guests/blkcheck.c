@@ -12,18 +12,7 @@
 #include "rt.h"
 #include "virtio.h"
 
-#define VIRTIO_ID_BLOCK 2u
-#define BLK_F_SEG_MAX (1ull << 2)
-#define BLK_F_RO (1ull << 5)
-#define BLK_F_BLK_SIZE (1ull << 6)
-#define BLK_F_FLUSH (1ull << 9)
-#define T_IN 0u
-#define T_OUT 1u
-#define T_FLUSH 4u
-#define T_GET_ID 8u
-#define S_OK 0u
-#define S_IOERR 1u
-#define SECTOR 512u
+#define SECTOR VIRTIO_BLK_SECTOR_SIZE
 #define QSIZE 16u
 
 struct outhdr {
@@ -86,7 +75,9 @@ static int check_drive(unsigned i, uint64_t write_sector, const char *tag)
         rt_printf("blkcheck: no virtio-blk device %u\n", i);
         return -1;
     }
-    if (rt_virtio_negotiate(&dev, BLK_F_SEG_MAX | BLK_F_RO | BLK_F_BLK_SIZE | BLK_F_FLUSH) != 0 ||
+    uint64_t wanted =
+        VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_RO | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
+    if (rt_virtio_negotiate(&dev, wanted) != 0 ||
         rt_vq_init(&dev, &vq, 0, QSIZE) != 0) {
         rt_printf("blkcheck: drive%u refused the handshake\n", i);
         return -1;
@@ -94,17 +85,17 @@ static int check_drive(unsigned i, uint64_t write_sector, const char *tag)
     rt_virtio_driver_ok(&dev);
     uint64_t capacity = rt_virtio_config_read32(&dev, 0) |
                         (uint64_t)rt_virtio_config_read32(&dev, 4) << 32;
-    int ro = (dev.features & BLK_F_RO) != 0;
+    int ro = (dev.features & VIRTIO_BLK_F_RO) != 0;
     check(rt_virtio_config_read32(&dev, 20) == SECTOR, i, "blk_size");
     check(rt_virtio_config_read32(&dev, 12) >= 2, i, "seg_max");
 
     char *id = ctl + 128;
     memset(id, 0, 21);
-    check(request(T_GET_ID, 0, id, 20, 0) == S_OK, i, "GET_ID");
+    check(request(VIRTIO_BLK_T_GET_ID, 0, id, 20, 0) == VIRTIO_BLK_S_OK, i, "GET_ID");
     rt_printf("blkcheck: drive%u id=%s capacity=%llu ro=%d\n", i, id,
               (unsigned long long)capacity, ro);
 
-    check(request(T_IN, 0, data, SECTOR, 0) == S_OK, i, "read sector 0");
+    check(request(VIRTIO_BLK_T_IN, 0, data, SECTOR, 0) == VIRTIO_BLK_S_OK, i, "read sector 0");
     size_t n = 0;
     while (n < 64 && data[n] && data[n] != '\n')
         n++;
@@ -116,22 +107,24 @@ static int check_drive(unsigned i, uint64_t write_sector, const char *tag)
         rt_snprintf(data, SECTOR, "blkcheck wrote sector %llu tag=%s\n",
                     (unsigned long long)write_sector, tag);
         rt_snprintf(data + SECTOR, SECTOR, "blkcheck second sector tag=%s\n", tag);
-        int st = request(T_OUT, write_sector, data, 2 * SECTOR, 1);
+        int st = request(VIRTIO_BLK_T_OUT, write_sector, data, 2 * SECTOR, 1);
         if (ro) {
-            check(st == S_IOERR, i, "read-only drive took a write");
+            check(st == VIRTIO_BLK_S_IOERR, i, "read-only drive took a write");
             rt_printf("blkcheck: drive%u write refused status=%d\n", i, st);
         } else {
-            check(st == S_OK, i, "write");
-            check(request(T_FLUSH, 0, NULL, 0, 0) == S_OK, i, "flush");
+            check(st == VIRTIO_BLK_S_OK, i, "write");
+            check(request(VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0) == VIRTIO_BLK_S_OK, i, "flush");
             char *back = data + 2 * SECTOR;
             memset(back, 0, 2 * SECTOR);
-            check(request(T_IN, write_sector, back, 2 * SECTOR, 0) == S_OK, i, "read back");
+            check(request(VIRTIO_BLK_T_IN, write_sector, back, 2 * SECTOR, 0) == VIRTIO_BLK_S_OK,
+                  i, "read back");
             check(memcmp(back, data, 2 * SECTOR) == 0, i, "read back differs");
             rt_printf("blkcheck: drive%u wrote sectors %llu-%llu\n", i,
                       (unsigned long long)write_sector, (unsigned long long)write_sector + 1);
         }
     }
-    check(request(T_IN, capacity, data, SECTOR, 0) == S_IOERR, i, "read past the end");
+    check(request(VIRTIO_BLK_T_IN, capacity, data, SECTOR, 0) == VIRTIO_BLK_S_IOERR, i,
+          "read past the end");
     check(!(rt_virtio_status(&dev) & VIRTIO_STATUS_NEEDS_RESET), i, "device needs reset");
     return 0;
 }

@@ -8,32 +8,12 @@
 #include "rt.h"
 #include "virtio.h"
 
-#define VIRTIO_ID_BALLOON 5u
-#define BALLOON_F_STATS_VQ (1ull << 1)
-#define BALLOON_F_DEFLATE_ON_OOM (1ull << 2)
-#define BALLOON_F_REPORTING (1ull << 5)
-
-#define CFG_NUM_PAGES 0
-#define CFG_ACTUAL 4
-
 #define CHUNK_PAGES 65536u  /* 256 MiB of PFNs per inflate/deflate buffer */
 #define REPORT_BATCH 32u    /* runs per free page report, like Linux */
 #define OOM_MIN_PAGES 256u  /* deflate at least 1 MiB on OOM */
 #define WAIT_NS (RT_NS_PER_SEC)
 
-enum stat_tag {
-    TAG_SWAP_IN = 0,
-    TAG_SWAP_OUT = 1,
-    TAG_MAJFLT = 2,
-    TAG_MINFLT = 3,
-    TAG_MEMFREE = 4,
-    TAG_MEMTOT = 5,
-    TAG_AVAIL = 6,
-    TAG_CACHES = 7,
-    TAG_HTLB_PGALLOC = 8,
-    TAG_HTLB_PGFAIL = 9,
-    NUM_TAGS = 10
-};
+#define NUM_TAGS (VIRTIO_BALLOON_S_HTLB_PGFAIL + 1) /* the statistics this driver reports */
 
 struct balloon_stat {
     uint16_t tag;
@@ -115,13 +95,13 @@ static size_t deflate_chunk(size_t want)
 
 static void write_actual(void)
 {
-    rt_virtio_config_write32(&dev, CFG_ACTUAL, st.pages);
+    rt_virtio_config_write32(&dev, VIRTIO_BALLOON_CFG_ACTUAL, st.pages);
 }
 
 /* Deflate on OOM: called by the allocator when it runs dry. */
 static size_t balloon_oom(size_t pages)
 {
-    if (!st.present || !(st.features & BALLOON_F_DEFLATE_ON_OOM) || st.pages == 0)
+    if (!st.present || !(st.features & VIRTIO_BALLOON_F_DEFLATE_ON_OOM) || st.pages == 0)
         return 0;
     size_t want = pages < OOM_MIN_PAGES ? OOM_MIN_PAGES : pages;
     size_t done = deflate_chunk(want);
@@ -136,9 +116,9 @@ static void fill_stats(void)
     const struct foldvm_boot_info *bi = rt_bootinfo();
     uint64_t free_bytes = (uint64_t)rt_free_pages_total() * RT_PAGE_SIZE;
     uint64_t values[NUM_TAGS] = {0};
-    values[TAG_MEMFREE] = free_bytes;
-    values[TAG_MEMTOT] = bi->ram_size;
-    values[TAG_AVAIL] = free_bytes;
+    values[VIRTIO_BALLOON_S_MEMFREE] = free_bytes;
+    values[VIRTIO_BALLOON_S_MEMTOT] = bi->ram_size;
+    values[VIRTIO_BALLOON_S_AVAIL] = free_bytes;
     for (unsigned i = 0; i < NUM_TAGS; i++) {
         stats[i].tag = (uint16_t)i;
         stats[i].val = values[i];
@@ -171,7 +151,7 @@ static int report_runs(const struct rt_page_run *r, size_t n, void *ctx)
 
 size_t rt_balloon_report_free(void)
 {
-    if (!st.present || st.broken || !(st.features & BALLOON_F_REPORTING))
+    if (!st.present || st.broken || !(st.features & VIRTIO_BALLOON_F_REPORTING))
         return 0;
     /* Runs longer than 4 GiB would not fit a descriptor; the heap never has
      * one (identity-mapped below 4 GiB for hypercalls anyway). */
@@ -187,19 +167,20 @@ void rt_balloon_set_report_threshold(size_t pages)
 
 static int setup(void)
 {
-    uint64_t want = BALLOON_F_STATS_VQ | BALLOON_F_DEFLATE_ON_OOM | BALLOON_F_REPORTING;
+    uint64_t want =
+        VIRTIO_BALLOON_F_STATS_VQ | VIRTIO_BALLOON_F_DEFLATE_ON_OOM | VIRTIO_BALLOON_F_REPORTING;
     if (rt_virtio_negotiate(&dev, want) != 0)
         return -1;
     st.features = dev.features;
     uint16_t q = 0;
     if (rt_vq_init(&dev, &inflate_q, q++, 256) != 0 || rt_vq_init(&dev, &deflate_q, q++, 256) != 0)
         return -1;
-    if ((st.features & BALLOON_F_STATS_VQ) && rt_vq_init(&dev, &stats_q, q++, 4) != 0)
+    if ((st.features & VIRTIO_BALLOON_F_STATS_VQ) && rt_vq_init(&dev, &stats_q, q++, 4) != 0)
         return -1;
-    if ((st.features & BALLOON_F_REPORTING) && rt_vq_init(&dev, &report_q, q++, 64) != 0)
+    if ((st.features & VIRTIO_BALLOON_F_REPORTING) && rt_vq_init(&dev, &report_q, q++, 64) != 0)
         return -1;
     rt_virtio_driver_ok(&dev);
-    if (st.features & BALLOON_F_STATS_VQ)
+    if (st.features & VIRTIO_BALLOON_F_STATS_VQ)
         post_stats(); /* the device holds it until it wants numbers */
     write_actual();
     need_target = 1;
@@ -251,10 +232,10 @@ int rt_balloon_service(void)
             mark_broken("device needs reset");
             return -1;
         }
-        st.target_pages = rt_virtio_config_read32(&dev, CFG_NUM_PAGES);
+        st.target_pages = rt_virtio_config_read32(&dev, VIRTIO_BALLOON_CFG_NUM_PAGES);
         need_target = 0;
     }
-    if ((st.features & BALLOON_F_STATS_VQ) && rt_vq_get_used(&stats_q, NULL) >= 0)
+    if ((st.features & VIRTIO_BALLOON_F_STATS_VQ) && rt_vq_get_used(&stats_q, NULL) >= 0)
         post_stats(); /* the device asked for fresh numbers */
 
     int changed = 0;
@@ -271,7 +252,7 @@ int rt_balloon_service(void)
     }
     if (changed && !st.broken)
         write_actual();
-    if ((st.features & BALLOON_F_REPORTING) && report_threshold > 0 &&
+    if ((st.features & VIRTIO_BALLOON_F_REPORTING) && report_threshold > 0 &&
         rt_alloc_unreported_pages() >= report_threshold)
         rt_balloon_report_free();
     return st.broken ? -1 : changed;

@@ -59,7 +59,7 @@ int rt_virtio_find(uint32_t device_id, unsigned nth, struct rt_virtio_dev *d)
         struct rt_virtio_dev probe = {(volatile uint8_t *)(uintptr_t)dev->mmio_base, dev->irq,
                                       0, 0};
         if (rt_virtio_read(&probe, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MMIO_MAGIC ||
-            rt_virtio_read(&probe, VIRTIO_MMIO_VERSION) != 2 ||
+            rt_virtio_read(&probe, VIRTIO_MMIO_VERSION) != VIRTIO_MMIO_VERSION_2 ||
             rt_virtio_read(&probe, VIRTIO_MMIO_DEVICE_ID) != device_id)
             continue;
         if (nth-- > 0)

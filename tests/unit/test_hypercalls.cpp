@@ -14,7 +14,7 @@ struct HypercallFixture {
     Kvm kvm;
     std::vector<std::string> lines;
     std::unique_ptr<Vm> vm;
-    FoldvmHypercalls calls;
+    std::unique_ptr<FoldvmHypercalls> calls;
 
     HypercallFixture() {
         VmConfig cfg;
@@ -23,15 +23,17 @@ struct HypercallFixture {
         VmEvents ev;
         ev.console_line = [this](uint64_t, const std::string& l) { lines.push_back(l); };
         vm = std::make_unique<Vm>(kvm, cfg, ev);
+        calls = std::make_unique<FoldvmHypercalls>(vm->guest_services());
     }
 
     IoResult call(unsigned nr, uint32_t arg_gpa, uint32_t size = 4) {
         uint8_t data[4];
         std::memcpy(data, &arg_gpa, 4);
-        return calls.on_port_io(*vm, 0, static_cast<uint16_t>(FOLDVM_HC_PORT_BASE + nr), true,
-                                data, size);
+        return calls->on_port_io(static_cast<uint16_t>(FOLDVM_HC_PORT_BASE + nr), true, data, size);
     }
-    template <typename T> void put(uint64_t gpa, const T& v) { vm->memory().write(gpa, &v, sizeof v); }
+    template <typename T> void put(uint64_t gpa, const T& v) {
+        vm->memory().write(gpa, &v, sizeof v);
+    }
     template <typename T> T get(uint64_t gpa) {
         T v;
         vm->memory().read(gpa, &v, sizeof v);

@@ -3,10 +3,10 @@
 #include "mmio_layout.hpp"
 
 #include "common/error.hpp"
+#include "vmm/bus/mmio.hpp"
 #include "vmm/devices/virtio/balloon.hpp"
 #include "vmm/devices/virtio/block.hpp"
 #include "vmm/devices/virtio/mmio_transport.hpp"
-#include "vmm/machine/mmio_bus.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 #include <cstdio>

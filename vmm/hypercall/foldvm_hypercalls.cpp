@@ -1,8 +1,9 @@
 #include "foldvm_hypercalls.hpp"
 
 #include "common/error.hpp"
+#include "guest_services.hpp"
 #include "vmm/abi/foldvm_abi.h"
-#include "vmm/machine/vm.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 #include <cstring>
 #include <time.h>
@@ -21,15 +22,15 @@ uint64_t monotonic_ns() {
     return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
 }
 
-template <typename T> bool read_args(Vm& vm, uint64_t gpa, T& out) {
-    const uint8_t* src = vm.memory().translate(gpa, sizeof(T));
+template <typename T> bool read_args(GuestMemory& memory, uint64_t gpa, T& out) {
+    const uint8_t* src = memory.translate(gpa, sizeof(T));
     if (!src) return false;
     std::memcpy(&out, src, sizeof(T));
     return true;
 }
 
-template <typename T> void write_args(Vm& vm, uint64_t gpa, const T& in) {
-    vm.memory().write(gpa, &in, sizeof(T));
+template <typename T> void write_args(GuestMemory& memory, uint64_t gpa, const T& in) {
+    memory.write(gpa, &in, sizeof(T));
 }
 
 std::string bad_arg(const char* call, const char* what, uint64_t v) {
@@ -41,58 +42,56 @@ std::string bad_arg(const char* call, const char* what, uint64_t v) {
 
 } // namespace
 
-IoResult FoldvmHypercalls::on_port_io(Vm& vm, int, uint16_t port, bool is_write, uint8_t* data,
-                                      uint32_t size) {
+IoResult FoldvmHypercalls::on_port_io(uint16_t port, bool is_write, uint8_t* data, uint32_t size) {
     if (!is_write || size != 4)
         return IoResult::fault("bad hypercall: port 0x" + std::to_string(port) +
                                " needs a 32-bit out");
-    vm.note_hypercall();
+    services_.note_hypercall();
+    GuestMemory& memory = services_.memory();
     uint32_t gpa;
     std::memcpy(&gpa, data, 4);
     unsigned call = port - FOLDVM_HC_PORT_BASE;
     switch (call) {
     case FOLDVM_HC_CONSOLE: {
         foldvm_hc_console a;
-        if (!read_args(vm, gpa, a)) return IoResult::fault(bad_arg("console", "args", gpa));
+        if (!read_args(memory, gpa, a)) return IoResult::fault(bad_arg("console", "args", gpa));
         if (a.len > kMaxConsoleWrite)
             return IoResult::fault("bad hypercall console: len " + std::to_string(a.len) +
                                    " exceeds " + std::to_string(kMaxConsoleWrite));
-        const uint8_t* text = vm.memory().translate(a.data, a.len);
+        const uint8_t* text = memory.translate(a.data, a.len);
         if (!text) return IoResult::fault(bad_arg("console", "data", a.data));
-        vm.console_write(reinterpret_cast<const char*>(text), a.len);
+        services_.console_write(reinterpret_cast<const char*>(text), a.len);
         a.ret = static_cast<int64_t>(a.len);
-        write_args(vm, gpa, a);
+        write_args(memory, gpa, a);
         return IoResult::cont();
     }
     case FOLDVM_HC_EXIT: {
         foldvm_hc_exit a;
-        if (!read_args(vm, gpa, a)) return IoResult::fault(bad_arg("exit", "args", gpa));
+        if (!read_args(memory, gpa, a)) return IoResult::fault(bad_arg("exit", "args", gpa));
         return IoResult::exit(static_cast<int>(a.status & 0xff));
     }
     case FOLDVM_HC_TIME: {
         foldvm_hc_time a{monotonic_ns()};
-        if (!vm.memory().contains(gpa, sizeof a))
-            return IoResult::fault(bad_arg("time", "args", gpa));
-        write_args(vm, gpa, a);
+        if (!memory.contains(gpa, sizeof a)) return IoResult::fault(bad_arg("time", "args", gpa));
+        write_args(memory, gpa, a);
         return IoResult::cont();
     }
     case FOLDVM_HC_POLL: {
         foldvm_hc_poll a;
-        if (!read_args(vm, gpa, a)) return IoResult::fault(bad_arg("poll", "args", gpa));
-        a.ret = vm.guest_poll(std::min(a.timeout_ns, kMaxPollNs)) ? 1 : 0;
-        write_args(vm, gpa, a);
+        if (!read_args(memory, gpa, a)) return IoResult::fault(bad_arg("poll", "args", gpa));
+        a.ret = services_.poll(std::min(a.timeout_ns, kMaxPollNs)) ? 1 : 0;
+        write_args(memory, gpa, a);
         return IoResult::cont();
     }
     case FOLDVM_HC_BOOTINFO: {
         foldvm_hc_bootinfo a;
-        if (!read_args(vm, gpa, a)) return IoResult::fault(bad_arg("bootinfo", "args", gpa));
-        const auto& info = vm.boot_info();
+        if (!read_args(memory, gpa, a)) return IoResult::fault(bad_arg("bootinfo", "args", gpa));
+        const auto& info = services_.boot_info();
         uint64_t n = std::min<uint64_t>(a.len, sizeof info);
-        if (!vm.memory().contains(a.buf, n))
-            return IoResult::fault(bad_arg("bootinfo", "buf", a.buf));
-        vm.memory().write(a.buf, &info, n);
+        if (!memory.contains(a.buf, n)) return IoResult::fault(bad_arg("bootinfo", "buf", a.buf));
+        memory.write(a.buf, &info, n);
         a.ret = static_cast<int64_t>(n);
-        write_args(vm, gpa, a);
+        write_args(memory, gpa, a);
         return IoResult::cont();
     }
     default:
@@ -100,8 +99,9 @@ IoResult FoldvmHypercalls::on_port_io(Vm& vm, int, uint16_t port, bool is_write,
     }
 }
 
-void FoldvmAbi::attach(Vm& vm) {
-    vm.io_bus().add(FOLDVM_HC_PORT_BASE, FOLDVM_HC_COUNT, std::make_shared<FoldvmHypercalls>());
+void FoldvmAbi::attach(GuestServices& services) {
+    services.claim_ports(FOLDVM_HC_PORT_BASE, FOLDVM_HC_COUNT,
+                         std::make_shared<FoldvmHypercalls>(services));
 }
 
 std::shared_ptr<GuestAbi> make_guest_abi(const std::string& name) {
@@ -109,6 +109,8 @@ std::shared_ptr<GuestAbi> make_guest_abi(const std::string& name) {
     throw InvalidInput("unknown guest ABI '" + name + "' (known: foldvm)");
 }
 
-std::vector<std::string> guest_abi_names() { return {"foldvm"}; }
+std::vector<std::string> guest_abi_names() {
+    return {"foldvm"};
+}
 
 } // namespace foldvm

@@ -3,20 +3,25 @@
 #pragma once
 
 #include "guest_abi.hpp"
-#include "vmm/machine/io_bus.hpp"
+#include "vmm/bus/port_io.hpp"
 
 namespace foldvm {
 
+class GuestServices;
+
 class FoldvmHypercalls : public PortIoHandler {
   public:
-    IoResult on_port_io(Vm& vm, int vcpu, uint16_t port, bool is_write, uint8_t* data,
-                        uint32_t size) override;
+    explicit FoldvmHypercalls(GuestServices& services) : services_(services) {}
+    IoResult on_port_io(uint16_t port, bool is_write, uint8_t* data, uint32_t size) override;
+
+  private:
+    GuestServices& services_;
 };
 
 class FoldvmAbi : public GuestAbi {
   public:
     const char* name() const override { return "foldvm"; }
-    void attach(Vm& vm) override;
+    void attach(GuestServices& services) override;
 };
 
 } // namespace foldvm

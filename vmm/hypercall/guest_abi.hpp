@@ -1,5 +1,6 @@
-// A guest ABI is an opt-in module that attaches port handlers to a VM. The
-// foldvm ABI is the default; Solo5 hvt could be added as another module.
+// A guest ABI is an opt-in module that claims hypercall ports on a VM,
+// through the narrow GuestServices interface. The foldvm ABI is the default;
+// Solo5 hvt can be added as another module without touching the machine.
 #pragma once
 
 #include <memory>
@@ -8,13 +9,14 @@
 
 namespace foldvm {
 
-class Vm;
+class GuestServices;
 
 class GuestAbi {
   public:
     virtual ~GuestAbi() = default;
     virtual const char* name() const = 0;
-    virtual void attach(Vm& vm) = 0;
+    // Claims the ABI's ports; `services` outlives every handler it claims.
+    virtual void attach(GuestServices& services) = 0;
 };
 
 // Known ABIs by name ("foldvm"); throws InvalidInput for unknown names.

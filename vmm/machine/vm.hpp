@@ -1,18 +1,21 @@
-// One virtual machine: guest RAM, the boot image, vCPU threads and lifecycle
-// (run, pause/resume, stop). A guest failure ends only this VM.
+// One virtual machine: its lifecycle (create, run, pause/resume, stop) and
+// its vCPU threads, over guest RAM, the buses and the devices. Boot loading
+// lives in vmm/boot/, the console and vCPU parking in their own classes.
+// A guest failure ends only this VM.
 #pragma once
 
-#include "io_bus.hpp"
-#include "mmio_bus.hpp"
+#include "boot_timeline.hpp"
+#include "console_buffer.hpp"
+#include "vcpu_parking.hpp"
 #include "vm_config.hpp"
 #include "vmm/abi/foldvm_abi.h"
+#include "vmm/bus/mmio.hpp"
+#include "vmm/bus/port_io.hpp"
 #include "vmm/kvm/kvm.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,8 +27,10 @@ namespace foldvm {
 
 class BalloonDevice;
 class DeviceManager;
+class GuestServices;
 class IrqLines;
 class Serial8250;
+class VmGuestServices;
 
 enum class VmState { Created, Running, Paused, Exited, Crashed, Stopped };
 const char* to_string(VmState s);
@@ -79,30 +84,26 @@ class Vm {
     // The balloon (control API: target, statistics), or nullptr without one.
     BalloonDevice* balloon() const;
     const foldvm_boot_info& boot_info() const { return boot_info_; }
+    // What the guest ABI module works through (hypercall handlers, tests).
+    GuestServices& guest_services();
     // A Linux kernel (bzImage) rather than a foldvm-ABI unikernel.
     bool is_linux() const { return linux_; }
     // Milliseconds from creation to the guest's boot marker; negative until then.
-    double boot_marker_ms() const;
+    double boot_marker_ms() const { return timeline_.boot_marker_ms(); }
     // Host input for a Linux guest's ttyS0; ignored for unikernels.
     void console_input(const uint8_t* data, size_t size);
+    std::vector<std::string> console_tail(size_t lines) const { return console_.tail(lines); }
 
-    // Hypercall services.
-    void console_write(const char* data, size_t len);
-    // Waits up to timeout_ns; true if a guest event (a device interrupt) was
-    // pending or arrived, which it consumes.
-    bool guest_poll(uint64_t timeout_ns);
-    // A device interrupt for guests that poll instead of taking interrupts.
-    void raise_guest_event();
     // Called by device code on a vCPU thread that must wait for something a
     // pause could be holding up: parks this vCPU while a pause is requested.
     // No-op on other threads.
-    void yield_to_pause();
-    void note_hypercall();
-    std::vector<std::string> console_tail(size_t lines) const;
+    void yield_to_pause() { parking_.yield(); }
 
-    std::chrono::steady_clock::time_point created_at() const { return created_at_; }
+    std::chrono::steady_clock::time_point created_at() const { return timeline_.created_at(); }
     // Zero until the guest's first hypercall.
-    std::chrono::steady_clock::time_point first_hypercall_at() const;
+    std::chrono::steady_clock::time_point first_hypercall_at() const {
+        return timeline_.first_hypercall_at();
+    }
 
   private:
     struct Vcpu {
@@ -110,21 +111,23 @@ class Vm {
         VcpuFd fd;
         std::thread thread;
     };
-    void load_unikernel();
+    void boot_unikernel();
     // vm_linux.cpp: irqchip, boot structures, ACPI and legacy devices.
     void create_linux_platform();
     void boot_linux(Kvm& kvm);
     void note_boot_marker(uint8_t value);
-    void flush_console();
     void vcpu_loop(Vcpu& vcpu);
     bool handle_exit(Vcpu& vcpu);
     void finish(VmState final_state, int code, const std::string& reason);
-    void kick_all();
+    void kick_vcpus();
     std::string register_dump(Vcpu& vcpu) const;
 
     VmConfig config_;
     VmEvents events_;
     VmFd vm_fd_;
+    BootTimeline timeline_;
+    ConsoleBuffer console_;
+    VcpuParking parking_;
     std::unique_ptr<GuestMemory> memory_;
     IoBus io_bus_;
     MmioBus mmio_bus_;
@@ -132,28 +135,15 @@ class Vm {
     bool linux_ = false;
     std::unique_ptr<IrqLines> irq_lines_;
     std::shared_ptr<Serial8250> serial_;
-    std::atomic<int64_t> boot_marker_ns_{0};
     foldvm_boot_info boot_info_{};
+    std::unique_ptr<VmGuestServices> guest_services_;
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
 
     std::atomic<VmState> state_{VmState::Created};
     std::atomic<int> exit_code_{0};
-    std::atomic<bool> stop_requested_{false};
-    std::atomic<bool> pause_requested_{false};
-    std::atomic<bool> guest_event_{false};
-    std::atomic<int> holds_{0};
-    std::atomic<int> running_vcpus_{0};
-
     std::mutex join_mutex_;    // wait() may be called from several threads
-    mutable std::mutex mutex_; // guards the fields below
-    std::condition_variable cv_;
-    int parked_vcpus_ = 0;
+    mutable std::mutex mutex_; // guards state changes and crash_reason_
     std::string crash_reason_;
-    std::string console_partial_;
-    std::deque<std::string> console_lines_;
-
-    std::chrono::steady_clock::time_point created_at_;
-    std::atomic<int64_t> first_hypercall_ns_{0};
 };
 
 } // namespace foldvm

@@ -15,7 +15,7 @@
 #include "vmm/devices/legacy/serial8250.hpp"
 #include "vmm/machine/irq_lines.hpp"
 
-#include <algorithm>
+#include <optional>
 
 namespace foldvm {
 
@@ -76,7 +76,7 @@ void Vm::boot_linux(Kvm& kvm) {
         [this](const char* data, size_t len) {
             // Linux sends "\r\n"; the console is line-based.
             if (len == 1 && data[0] == '\r') return;
-            console_write(data, len);
+            console_.write(data, len);
         },
         [this](bool level) { irq_lines_->set_level(Serial8250::kCom1Irq, level); });
     io_bus_.add(Serial8250::kCom1Base, Serial8250::kPortCount, serial_);
@@ -97,17 +97,8 @@ void Vm::boot_linux(Kvm& kvm) {
 }
 
 void Vm::note_boot_marker(uint8_t value) {
-    auto now = std::chrono::steady_clock::now();
-    int64_t zero = 0;
-    int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - created_at_).count();
-    if (!boot_marker_ns_.compare_exchange_strong(zero, std::max<int64_t>(ns, 1))) return;
-    if (events_.boot_marker)
-        events_.boot_marker(config_.index, value, static_cast<double>(ns) / 1e6);
-}
-
-double Vm::boot_marker_ms() const {
-    int64_t ns = boot_marker_ns_.load();
-    return ns == 0 ? -1.0 : static_cast<double>(ns) / 1e6;
+    std::optional<double> ms = timeline_.note_boot_marker();
+    if (ms && events_.boot_marker) events_.boot_marker(config_.index, value, *ms);
 }
 
 void Vm::console_input(const uint8_t* data, size_t size) {

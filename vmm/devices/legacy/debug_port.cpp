@@ -4,8 +4,7 @@
 
 namespace foldvm {
 
-IoResult DebugPort::on_port_io(Vm&, int, uint16_t port, bool is_write, uint8_t* data,
-                               uint32_t size) {
+IoResult DebugPort::on_port_io(uint16_t port, bool is_write, uint8_t* data, uint32_t size) {
     if (!is_write) {
         std::memset(data, 0, size);
         return IoResult::cont();

@@ -6,7 +6,7 @@
 //          command's status reaches the host without parsing the console.
 #pragma once
 
-#include "vmm/machine/io_bus.hpp"
+#include "vmm/bus/port_io.hpp"
 
 #include <functional>
 
@@ -21,8 +21,7 @@ class DebugPort final : public PortIoHandler {
 
     explicit DebugPort(std::function<void(uint8_t)> on_marker) : on_marker_(std::move(on_marker)) {}
 
-    IoResult on_port_io(Vm& vm, int vcpu, uint16_t port, bool is_write, uint8_t* data,
-                        uint32_t size) override;
+    IoResult on_port_io(uint16_t port, bool is_write, uint8_t* data, uint32_t size) override;
 
   private:
     std::function<void(uint8_t)> on_marker_;

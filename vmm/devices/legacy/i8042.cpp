@@ -22,7 +22,7 @@ constexpr size_t kOutputLimit = 16;
 
 } // namespace
 
-IoResult I8042::on_port_io(Vm&, int, uint16_t port, bool is_write, uint8_t* data, uint32_t size) {
+IoResult I8042::on_port_io(uint16_t port, bool is_write, uint8_t* data, uint32_t size) {
     if (size == 0) return IoResult::cont();
     if (!is_write) {
         data[0] = port == kCommandPort ? read_status() : read_data();

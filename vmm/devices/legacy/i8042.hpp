@@ -6,7 +6,7 @@
 // Linux's i8042 driver waits ~2 s for a controller that never responds.
 #pragma once
 
-#include "vmm/machine/io_bus.hpp"
+#include "vmm/bus/port_io.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -26,8 +26,7 @@ class I8042 final : public PortIoHandler {
     explicit I8042(std::function<void()> keyboard_irq = {})
         : keyboard_irq_(std::move(keyboard_irq)) {}
 
-    IoResult on_port_io(Vm& vm, int vcpu, uint16_t port, bool is_write, uint8_t* data,
-                        uint32_t size) override;
+    IoResult on_port_io(uint16_t port, bool is_write, uint8_t* data, uint32_t size) override;
 
     // Register-level access; write_* return true when the guest reset the machine.
     uint8_t read_status();

@@ -22,8 +22,7 @@ Serial8250::Serial8250(std::function<void(const char*, size_t)> output,
                        std::function<void(bool)> set_irq)
     : output_(std::move(output)), set_irq_(std::move(set_irq)) {}
 
-IoResult Serial8250::on_port_io(Vm&, int, uint16_t port, bool is_write, uint8_t* data,
-                                uint32_t size) {
+IoResult Serial8250::on_port_io(uint16_t port, bool is_write, uint8_t* data, uint32_t size) {
     auto offset = static_cast<uint8_t>(port - kCom1Base);
     // Byte registers; wider accesses touch consecutive registers.
     for (uint32_t i = 0; i < size && offset + i < kPortCount; ++i) {

@@ -5,7 +5,7 @@
 // pending whenever the driver enables it.
 #pragma once
 
-#include "vmm/machine/io_bus.hpp"
+#include "vmm/bus/port_io.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -23,8 +23,7 @@ class Serial8250 final : public PortIoHandler {
     // `output` receives transmitted bytes; `set_irq` drives the line level.
     Serial8250(std::function<void(const char*, size_t)> output, std::function<void(bool)> set_irq);
 
-    IoResult on_port_io(Vm& vm, int vcpu, uint16_t port, bool is_write, uint8_t* data,
-                        uint32_t size) override;
+    IoResult on_port_io(uint16_t port, bool is_write, uint8_t* data, uint32_t size) override;
     // Host input for the guest (any thread). Drops bytes beyond the FIFO
     // budget rather than growing without bound.
     void receive(const uint8_t* data, size_t size);

@@ -15,7 +15,7 @@ using namespace virtio::balloon;
 
 namespace {
 
-constexpr uint64_t kStatEntryBytes = 10; // le16 tag + le64 value, packed
+constexpr uint64_t kStatEntryBytes = VIRTIO_BALLOON_STAT_SIZE; // le16 tag + le64 value, packed
 constexpr uint64_t kMaxStatsBytes = 64 * 1024;
 
 } // namespace
@@ -29,6 +29,7 @@ const char* virtio::balloon::stat_name(uint16_t tag) {
         "async_scan",       "direct_scan", "async_reclaim",
         "direct_reclaim",
     };
+    static_assert(std::size(names) == VIRTIO_BALLOON_S_NR);
     return tag < std::size(names) ? names[tag] : nullptr;
 }
 

@@ -13,6 +13,8 @@
 #include "balloon_config.hpp"
 #include "virtio_device.hpp"
 
+#include "vmm/abi/virtio_abi.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -24,13 +26,13 @@
 namespace foldvm {
 
 namespace virtio::balloon {
-constexpr uint64_t kFMustTellHost = 1ull << 0;
-constexpr uint64_t kFStatsVq = 1ull << 1;
-constexpr uint64_t kFDeflateOnOom = 1ull << 2;
-constexpr uint64_t kFFreePageHint = 1ull << 3;
-constexpr uint64_t kFPagePoison = 1ull << 4;
-constexpr uint64_t kFPageReporting = 1ull << 5;
-constexpr uint32_t kPfnShift = 12;
+constexpr uint64_t kFMustTellHost = VIRTIO_BALLOON_F_MUST_TELL_HOST;
+constexpr uint64_t kFStatsVq = VIRTIO_BALLOON_F_STATS_VQ;
+constexpr uint64_t kFDeflateOnOom = VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
+constexpr uint64_t kFFreePageHint = VIRTIO_BALLOON_F_FREE_PAGE_HINT;
+constexpr uint64_t kFPagePoison = VIRTIO_BALLOON_F_PAGE_POISON;
+constexpr uint64_t kFPageReporting = VIRTIO_BALLOON_F_REPORTING;
+constexpr uint32_t kPfnShift = VIRTIO_BALLOON_PFN_SHIFT;
 constexpr uint16_t kQueueSize = 256;
 // Statistics tags (5.5.6.3) and the names Firecracker reports them under.
 const char* stat_name(uint16_t tag); // nullptr for unknown tags

@@ -17,27 +17,29 @@
 #include "block_image.hpp"
 #include "virtio_device.hpp"
 
+#include "vmm/abi/virtio_abi.h"
+
 #include <cstdint>
 #include <string>
 
 namespace foldvm {
 
 namespace virtio::blk {
-constexpr uint64_t kFSegMax = 1ull << 2;
-constexpr uint64_t kFRo = 1ull << 5;
-constexpr uint64_t kFBlkSize = 1ull << 6;
-constexpr uint64_t kFFlush = 1ull << 9;
+constexpr uint64_t kFSegMax = VIRTIO_BLK_F_SEG_MAX;
+constexpr uint64_t kFRo = VIRTIO_BLK_F_RO;
+constexpr uint64_t kFBlkSize = VIRTIO_BLK_F_BLK_SIZE;
+constexpr uint64_t kFFlush = VIRTIO_BLK_F_FLUSH;
 
-constexpr uint32_t kTIn = 0;
-constexpr uint32_t kTOut = 1;
-constexpr uint32_t kTFlush = 4;
-constexpr uint32_t kTGetId = 8;
+constexpr uint32_t kTIn = VIRTIO_BLK_T_IN;
+constexpr uint32_t kTOut = VIRTIO_BLK_T_OUT;
+constexpr uint32_t kTFlush = VIRTIO_BLK_T_FLUSH;
+constexpr uint32_t kTGetId = VIRTIO_BLK_T_GET_ID;
 
-constexpr uint8_t kSOk = 0;
-constexpr uint8_t kSIoErr = 1;
-constexpr uint8_t kSUnsupp = 2;
+constexpr uint8_t kSOk = VIRTIO_BLK_S_OK;
+constexpr uint8_t kSIoErr = VIRTIO_BLK_S_IOERR;
+constexpr uint8_t kSUnsupp = VIRTIO_BLK_S_UNSUPP;
 
-constexpr uint32_t kHeaderBytes = 16; // struct virtio_blk_outhdr
+constexpr uint32_t kHeaderBytes = VIRTIO_BLK_OUTHDR_SIZE; // struct virtio_blk_outhdr
 constexpr uint16_t kQueueSize = 256;
 // Data descriptors per request: the header and status need one each.
 constexpr uint32_t kSegMax = kQueueSize - 2;

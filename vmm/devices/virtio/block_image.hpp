@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/unique_fd.hpp"
+#include "vmm/abi/virtio_abi.h"
 
 #include <sys/uio.h>
 
@@ -14,7 +15,7 @@
 
 namespace foldvm {
 
-constexpr uint64_t kSectorSize = 512;
+constexpr uint64_t kSectorSize = VIRTIO_BLK_SECTOR_SIZE;
 
 class BlockImage {
   public:

@@ -9,7 +9,7 @@
 #include "virtio_device.hpp"
 #include "virtio_spec.hpp"
 
-#include "vmm/machine/mmio_bus.hpp"
+#include "vmm/bus/mmio.hpp"
 
 #include <array>
 #include <atomic>

@@ -1,7 +1,10 @@
-// Constants from the virtio 1.2 specification that the transport and the
-// devices share: status bits, feature bits, virtio-mmio registers, split
-// virtqueue layout.
+// The virtio 1.2 constants the transport and the devices share (status
+// bits, feature bits, virtio-mmio registers, split virtqueue layout), under
+// C++ names. The values come from vmm/abi/virtio_abi.h, which the guest
+// runtime's drivers include too.
 #pragma once
+
+#include "vmm/abi/virtio_abi.h"
 
 #include <cstdint>
 
@@ -9,68 +12,69 @@ namespace foldvm::virtio {
 
 // 2.1 Device status field.
 enum Status : uint32_t {
-    kAcknowledge = 1,
-    kDriver = 2,
-    kDriverOk = 4,
-    kFeaturesOk = 8,
-    kDeviceNeedsReset = 64,
-    kFailed = 128,
+    kAcknowledge = VIRTIO_STATUS_ACKNOWLEDGE,
+    kDriver = VIRTIO_STATUS_DRIVER,
+    kDriverOk = VIRTIO_STATUS_DRIVER_OK,
+    kFeaturesOk = VIRTIO_STATUS_FEATURES_OK,
+    kDeviceNeedsReset = VIRTIO_STATUS_NEEDS_RESET,
+    kFailed = VIRTIO_STATUS_FAILED,
 };
 
 // 6 Reserved feature bits.
-constexpr uint64_t kFVersion1 = 1ull << 32;
+constexpr uint64_t kFVersion1 = VIRTIO_F_VERSION_1;
 
 // 2.7 Split virtqueues.
-constexpr uint16_t kDescFNext = 1;
-constexpr uint16_t kDescFWrite = 2;
-constexpr uint16_t kDescFIndirect = 4;
-constexpr uint64_t kDescSize = 16;
-constexpr uint64_t kDescAlign = 16, kAvailAlign = 2, kUsedAlign = 4;
-constexpr uint16_t kMaxQueueSize = 32768;
+constexpr uint16_t kDescFNext = VRING_DESC_F_NEXT;
+constexpr uint16_t kDescFWrite = VRING_DESC_F_WRITE;
+constexpr uint16_t kDescFIndirect = VRING_DESC_F_INDIRECT;
+constexpr uint64_t kDescSize = VRING_DESC_SIZE;
+constexpr uint64_t kDescAlign = VRING_DESC_ALIGN, kAvailAlign = VRING_AVAIL_ALIGN,
+                   kUsedAlign = VRING_USED_ALIGN;
+constexpr uint16_t kMaxQueueSize = VIRTQUEUE_MAX_SIZE;
 
 // 4.2.2 virtio-mmio registers (version 2).
 namespace mmio {
-constexpr uint32_t kMagic = 0x74726976; // "virt"
-constexpr uint32_t kVersion = 2;
-constexpr uint32_t kVendorId = 0x444c4f46; // "FOLD"
+constexpr uint32_t kMagic = VIRTIO_MMIO_MAGIC;
+constexpr uint32_t kVersion = VIRTIO_MMIO_VERSION_2;
+constexpr uint32_t kVendorId = VIRTIO_MMIO_VENDOR_FOLDVM;
 
-constexpr uint64_t kMagicValue = 0x000;
-constexpr uint64_t kVersionReg = 0x004;
-constexpr uint64_t kDeviceId = 0x008;
-constexpr uint64_t kVendorIdReg = 0x00c;
-constexpr uint64_t kDeviceFeatures = 0x010;
-constexpr uint64_t kDeviceFeaturesSel = 0x014;
-constexpr uint64_t kDriverFeatures = 0x020;
-constexpr uint64_t kDriverFeaturesSel = 0x024;
-constexpr uint64_t kQueueSel = 0x030;
-constexpr uint64_t kQueueNumMax = 0x034;
-constexpr uint64_t kQueueNum = 0x038;
-constexpr uint64_t kQueueReady = 0x044;
-constexpr uint64_t kQueueNotify = 0x050;
-constexpr uint64_t kInterruptStatus = 0x060;
-constexpr uint64_t kInterruptAck = 0x064;
-constexpr uint64_t kStatus = 0x070;
-constexpr uint64_t kQueueDescLow = 0x080;
-constexpr uint64_t kQueueDescHigh = 0x084;
-constexpr uint64_t kQueueDriverLow = 0x090;
-constexpr uint64_t kQueueDriverHigh = 0x094;
-constexpr uint64_t kQueueDeviceLow = 0x0a0;
-constexpr uint64_t kQueueDeviceHigh = 0x0a4;
-constexpr uint64_t kShmSel = 0x0ac;
-constexpr uint64_t kShmLenLow = 0x0b0;
-constexpr uint64_t kShmLenHigh = 0x0b4;
-constexpr uint64_t kShmBaseLow = 0x0b8;
-constexpr uint64_t kShmBaseHigh = 0x0bc;
-constexpr uint64_t kQueueReset = 0x0c0;
-constexpr uint64_t kConfigGeneration = 0x0fc;
-constexpr uint64_t kConfig = 0x100;
+constexpr uint64_t kMagicValue = VIRTIO_MMIO_MAGIC_VALUE;
+constexpr uint64_t kVersionReg = VIRTIO_MMIO_VERSION;
+constexpr uint64_t kDeviceId = VIRTIO_MMIO_DEVICE_ID;
+constexpr uint64_t kVendorIdReg = VIRTIO_MMIO_VENDOR_ID;
+constexpr uint64_t kDeviceFeatures = VIRTIO_MMIO_DEVICE_FEATURES;
+constexpr uint64_t kDeviceFeaturesSel = VIRTIO_MMIO_DEVICE_FEATURES_SEL;
+constexpr uint64_t kDriverFeatures = VIRTIO_MMIO_DRIVER_FEATURES;
+constexpr uint64_t kDriverFeaturesSel = VIRTIO_MMIO_DRIVER_FEATURES_SEL;
+constexpr uint64_t kQueueSel = VIRTIO_MMIO_QUEUE_SEL;
+constexpr uint64_t kQueueNumMax = VIRTIO_MMIO_QUEUE_NUM_MAX;
+constexpr uint64_t kQueueNum = VIRTIO_MMIO_QUEUE_NUM;
+constexpr uint64_t kQueueReady = VIRTIO_MMIO_QUEUE_READY;
+constexpr uint64_t kQueueNotify = VIRTIO_MMIO_QUEUE_NOTIFY;
+constexpr uint64_t kInterruptStatus = VIRTIO_MMIO_INTERRUPT_STATUS;
+constexpr uint64_t kInterruptAck = VIRTIO_MMIO_INTERRUPT_ACK;
+constexpr uint64_t kStatus = VIRTIO_MMIO_STATUS;
+constexpr uint64_t kQueueDescLow = VIRTIO_MMIO_QUEUE_DESC_LOW;
+constexpr uint64_t kQueueDescHigh = VIRTIO_MMIO_QUEUE_DESC_HIGH;
+constexpr uint64_t kQueueDriverLow = VIRTIO_MMIO_QUEUE_DRIVER_LOW;
+constexpr uint64_t kQueueDriverHigh = VIRTIO_MMIO_QUEUE_DRIVER_HIGH;
+constexpr uint64_t kQueueDeviceLow = VIRTIO_MMIO_QUEUE_DEVICE_LOW;
+constexpr uint64_t kQueueDeviceHigh = VIRTIO_MMIO_QUEUE_DEVICE_HIGH;
+constexpr uint64_t kShmSel = VIRTIO_MMIO_SHM_SEL;
+constexpr uint64_t kShmLenLow = VIRTIO_MMIO_SHM_LEN_LOW;
+constexpr uint64_t kShmLenHigh = VIRTIO_MMIO_SHM_LEN_HIGH;
+constexpr uint64_t kShmBaseLow = VIRTIO_MMIO_SHM_BASE_LOW;
+constexpr uint64_t kShmBaseHigh = VIRTIO_MMIO_SHM_BASE_HIGH;
+constexpr uint64_t kQueueReset = VIRTIO_MMIO_QUEUE_RESET;
+constexpr uint64_t kConfigGeneration = VIRTIO_MMIO_CONFIG_GENERATION;
+constexpr uint64_t kConfig = VIRTIO_MMIO_CONFIG;
 
-constexpr uint32_t kInterruptVring = 1;
-constexpr uint32_t kInterruptConfig = 2;
+constexpr uint32_t kInterruptVring = VIRTIO_INT_VRING;
+constexpr uint32_t kInterruptConfig = VIRTIO_INT_CONFIG;
 } // namespace mmio
 
 // 5 Device types.
-constexpr uint32_t kDeviceIdBlock = 2;
-constexpr uint32_t kDeviceIdBalloon = 5;
+constexpr uint32_t kDeviceIdBlock = VIRTIO_ID_BLOCK;
+constexpr uint32_t kDeviceIdBalloon = VIRTIO_ID_BALLOON;
 
 } // namespace foldvm::virtio
