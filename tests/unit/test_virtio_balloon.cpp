@@ -3,9 +3,9 @@
 #include "virtio_test_driver.hpp"
 
 #include "common/error.hpp"
+#include "vmm/config/balloon_json.hpp"
 #include "vmm/devices/device_manager.hpp"
 #include "vmm/devices/mmio_layout.hpp"
-#include "vmm/devices/virtio/balloon_json.hpp"
 
 #include <catch2/catch.hpp>
 

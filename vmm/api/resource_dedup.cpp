@@ -4,6 +4,7 @@
 #include "router.hpp"
 #include "routes.hpp"
 
+#include "vmm/config/dedup_knobs.hpp"
 #include "vmm/sharing/stats_json.hpp"
 
 namespace foldvm::api {
@@ -57,27 +58,11 @@ ApiResponse get_dedup(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
 ApiResponse patch_dedup(ApiContext& ctx, const ApiRequest& req, const RouteParams&) {
     dedup::Engine& engine = builtin_engine(ctx, "changing dedup knobs");
     nlohmann::json body = parse_json_object(req);
-    // Validate every field before touching the engine.
-    std::vector<std::pair<std::string, uint64_t>> changes;
-    for (auto it = body.begin(); it != body.end(); ++it) {
-        const dedup::DedupConfig::Knob* knob = nullptr;
-        for (const auto& k : dedup::DedupConfig::knobs())
-            if (it.key() == k.name) knob = &k;
-        if (!knob) {
-            std::string known;
-            for (const auto& k : dedup::DedupConfig::knobs())
-                known += (known.empty() ? "" : ", ") + std::string(k.name);
-            throw ApiError(400, "unknown field '" + it.key() + "' (dedup knobs: " + known + ")",
-                           it.key());
-        }
-        changes.emplace_back(it.key(), checked_integer(it.value(), it.key(), knob->min, knob->max));
-    }
     {
         std::lock_guard lock(ctx.dedup_config_mutex);
         dedup::DedupConfig cfg = engine.config();
-        for (const auto& [name, value] : changes)
-            cfg.set(name, value);
-        engine.set_config(cfg); // applies all at once and wakes the scanner
+        apply_knobs_json(cfg, body); // every knob checked before any changes
+        engine.set_config(cfg);      // applies all at once and wakes the scanner
         ctx.changed();
     }
     return json_response(200, dedup_json(ctx));

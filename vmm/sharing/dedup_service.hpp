@@ -4,6 +4,7 @@
 #pragma once
 
 #include "dedup/engine.hpp"
+#include "vmm/config/dedup_mode.hpp"
 #include "vmm/machine/host.hpp"
 
 #include <map>
@@ -12,10 +13,6 @@
 #include <string>
 
 namespace foldvm {
-
-enum class DedupMode { Builtin, Ksm, Off };
-DedupMode parse_dedup_mode(const std::string& text);
-const char* to_string(DedupMode mode);
 
 // Host-wide counters of the kernel's KSM, read from /sys/kernel/mm/ksm.
 struct KsmCounters {
