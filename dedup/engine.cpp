@@ -164,14 +164,22 @@ DedupConfig Engine::config() const {
 }
 
 void Engine::set_config(const DedupConfig& config) {
-    config.validate();
+    update_config([&config](DedupConfig& c) { c = config; });
+}
+
+DedupConfig Engine::update_config(const std::function<void(DedupConfig&)>& edit) {
+    DedupConfig next;
     {
         std::lock_guard lock(mutex_);
-        if (config.run != 2) unmerged_ = false;
-        config_ = config;
+        next = config_;
+        edit(next);
+        next.validate();
+        if (next.run != 2) unmerged_ = false;
+        config_ = next;
         config_changed_ = true;
     }
     cv_.notify_all();
+    return next;
 }
 
 void Engine::scan_now() {

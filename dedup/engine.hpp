@@ -5,10 +5,10 @@
 
 #include "config.hpp"
 #include "page_pool.hpp"
+#include "phase_clock.hpp"
 #include "region.hpp"
 #include "stable_tree.hpp"
 #include "stats.hpp"
-#include "phase_clock.hpp"
 #include "unstable_tree.hpp"
 
 #include "common/userfaultfd.hpp"
@@ -43,6 +43,11 @@ class Engine {
     DedupConfig config() const;
     // Validates first, then applies atomically; wakes the scanner.
     void set_config(const DedupConfig& config);
+    // Read-modify-write under the engine lock: `edit` changes a copy of the
+    // current config, which is validated and applied as set_config does.
+    // Concurrent updates never lose each other's fields. Returns the new
+    // config; on an invalid result (InvalidInput) nothing changes.
+    DedupConfig update_config(const std::function<void(DedupConfig&)>& edit);
     DedupStats stats() const;
     // Runs a full pass right away instead of sleeping.
     void scan_now();

@@ -134,7 +134,7 @@ TEST_CASE("built-in dedup converges to the ground truth on real guests", "[libra
     uint64_t last = ~0ull;
     REQUIRE(wait_until(
         [&] {
-            auto s = sharing.engine()->stats();
+            auto s = *sharing.stats();
             uint64_t now = s.pages_sharing + s.zero_pages;
             bool stable = now == last && s.full_scans > 4;
             last = now;
@@ -143,7 +143,7 @@ TEST_CASE("built-in dedup converges to the ground truth on real guests", "[libra
         30s));
     for (uint64_t id : ids)
         host.vm(id)->pause();
-    sharing.engine()->scan_now();
+    sharing.scan_now();
     std::this_thread::sleep_for(200ms);
 
     // Independent count: hash every guest page from the host side.
@@ -163,7 +163,7 @@ TEST_CASE("built-in dedup converges to the ground truth on real guests", "[libra
     uint64_t dups = 0;
     for (auto& [h, n] : counts)
         dups += n - 1;
-    auto s = sharing.engine()->stats();
+    auto s = *sharing.stats();
     INFO("ground truth dups=" << dups << " zero=" << zero << "; engine sharing=" << s.pages_sharing
                               << " zero=" << s.zero_pages);
     CHECK(dups > 5000);
@@ -174,7 +174,7 @@ TEST_CASE("built-in dedup converges to the ground truth on real guests", "[libra
         host.vm(id)->stop();
         host.remove_vm(id);
     }
-    CHECK(sharing.engine()->stats().pages_shared == 0);
+    CHECK(sharing.stats()->pages_shared == 0);
 }
 
 TEST_CASE("the pause fallback freeze loses no guest write", "[library][dedup]") {
@@ -196,11 +196,103 @@ TEST_CASE("the pause fallback freeze loses no guest write", "[library][dedup]") 
         host.vm(id)->start();
     for (uint64_t id : ids)
         CHECK(host.vm(id)->wait() == 0);
-    auto s = sharing.engine()->stats();
+    auto s = *sharing.stats();
     CHECK(s.freeze_mode == "pause");
     CHECK(s.pages_sharing > 1000);
     CHECK(s.cow_breaks > 100);
     for (uint64_t i = 0; i < 3; ++i)
         CHECK(console.starts_with(i, "memfill: done"));
     CHECK(console.find(0, "MISMATCH").empty());
+}
+
+namespace {
+// Logs what it hears, with whether the dedup service still knows the VM at
+// that moment (it does for as long as its region is registered).
+struct RecordingObserver : Host::Observer {
+    RecordingObserver(std::string n, std::vector<std::string>& l, const DedupService* d = nullptr)
+        : name(std::move(n)), log(l), dedup(d) {}
+    void vm_created(uint64_t id, Vm&) override { record("created", id); }
+    void vm_removed(uint64_t id, Vm&) override { record("removed", id); }
+    void record(const char* what, uint64_t id) {
+        std::string line = name + " " + what + " " + std::to_string(id);
+        if (dedup) line += dedup->stats(id) ? " (dedup has it)" : " (dedup lost it)";
+        log.push_back(line);
+    }
+    std::string name;
+    std::vector<std::string>& log;
+    const DedupService* dedup;
+};
+} // namespace
+
+TEST_CASE("every Host observer hears of VMs, added first created first, removed last",
+          "[library][host]") {
+    Host host;
+    DedupService sharing(host, DedupMode::Builtin, {});
+    std::vector<std::string> log;
+    // Added after the dedup service, like the pager: it must see the VM while
+    // the service still has its region, on both ends.
+    RecordingObserver first("first", log, &sharing);
+    RecordingObserver second("second", log);
+    host.add_observer(&first);
+    host.add_observer(&second);
+
+    uint64_t a = host.create_vm(config("hello", 0));
+    CHECK(sharing.stats(a));
+    host.remove_observer(&second);
+    uint64_t b = host.create_vm(config("hello", 1));
+    host.add_observer(&second);
+    host.remove_vm(a);
+    host.remove_vm(b);
+    host.remove_observer(&first);
+    host.remove_observer(&second);
+    uint64_t c = host.create_vm(config("hello", 2));
+    host.remove_vm(c);
+
+    auto n = [](uint64_t id) { return std::to_string(id); };
+    std::vector<std::string> expected = {
+        "first created " + n(a) + " (dedup has it)",
+        "second created " + n(a),
+        "first created " + n(b) + " (dedup has it)",
+        "second removed " + n(a), // never told of b's creation, but of its removal
+        "first removed " + n(a) + " (dedup has it)",
+        "second removed " + n(b),
+        "first removed " + n(b) + " (dedup has it)",
+    };
+    CHECK(log == expected);
+    CHECK_FALSE(sharing.stats(c));
+}
+
+TEST_CASE("the dedup service decides RAM marking, and knob updates need builtin",
+          "[library][dedup]") {
+    Host host;
+    SECTION("builtin") {
+        DedupService sharing(host, DedupMode::Builtin, {});
+        VmConfig c;
+        c.ksm_mergeable = true;
+        c.dirty_logging = false;
+        sharing.prepare(c);
+        CHECK(c.dirty_logging);
+        CHECK_FALSE(c.ksm_mergeable);
+        auto cfg = sharing.update_knobs([](dedup::DedupConfig& k) { k.sleep_millisecs = 3; });
+        CHECK(cfg.sleep_millisecs == 3);
+        CHECK(sharing.config().sleep_millisecs == 3);
+    }
+    SECTION("ksm") {
+        DedupService sharing(host, DedupMode::Ksm, {});
+        VmConfig c;
+        sharing.prepare(c);
+        CHECK_FALSE(c.dirty_logging);
+        CHECK(c.ksm_mergeable);
+        CHECK_FALSE(sharing.stats());
+        CHECK_THROWS_AS(sharing.update_knobs([](dedup::DedupConfig&) {}), DedupUnavailable);
+        CHECK_THROWS_WITH(sharing.scan_now(), Catch::Contains("needs the built-in engine"));
+    }
+    SECTION("off") {
+        DedupService sharing(host, DedupMode::Off, {});
+        VmConfig c;
+        sharing.prepare(c);
+        CHECK_FALSE(c.dirty_logging);
+        CHECK_FALSE(c.ksm_mergeable);
+        CHECK_THROWS_AS(sharing.unmerge_all(), DedupUnavailable);
+    }
 }

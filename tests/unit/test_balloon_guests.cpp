@@ -121,14 +121,13 @@ TEST_CASE("dedup keeps working across inflate and deflate", "[balloon][guest][de
     for (uint64_t i = 0; i < 2; ++i)
         REQUIRE(wait_until([&] { return !console.find(i, "balloon: touched").empty(); }, 60s));
 
-    auto* engine = sharing.engine();
     // Identical guests: their touched heaps merge.
     uint64_t merged = 0;
     REQUIRE(wait_until(
         [&] { // settled: no change over 200 ms
-            uint64_t before = engine->stats().pages_sharing;
+            uint64_t before = sharing.stats()->pages_sharing;
             std::this_thread::sleep_for(200ms);
-            merged = engine->stats().pages_sharing;
+            merged = sharing.stats()->pages_sharing;
             return merged > 10000 && merged == before;
         },
         30s));
@@ -138,7 +137,7 @@ TEST_CASE("dedup keeps working across inflate and deflate", "[balloon][guest][de
         host.vm(id)->balloon()->set_target_mib(32);
     for (auto id : ids)
         REQUIRE(wait_until([&] { return host.vm(id)->balloon()->stats().actual_mib == 32; }, 30s));
-    auto s = engine->stats();
+    auto s = *sharing.stats();
     CHECK(s.pages_discarded >= 2 * 8192);
     CHECK(s.pages_sharing + 7000 <= merged);
 
@@ -153,7 +152,7 @@ TEST_CASE("dedup keeps working across inflate and deflate", "[balloon][guest][de
         CHECK(host.vm(ids[i])->exit_code() == 0);
         CHECK_FALSE(console.find(i, "mismatches=0").empty());
     }
-    CHECK(wait_until([&] { return engine->stats().pages_sharing > 10000; }, 30s));
+    CHECK(wait_until([&] { return sharing.stats()->pages_sharing > 10000; }, 30s));
 }
 
 TEST_CASE("a hostile guest breaks only its own balloon; its neighbour is unaffected",

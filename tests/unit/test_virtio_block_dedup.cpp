@@ -60,7 +60,7 @@ TEST_CASE("virtio-blk reads into merged guest pages never reach the shared copy"
         put_guest_bytes(*a, kData, same);
         put_guest_bytes(*b, kData, same);
         REQUIRE(eventually([&] { return merged(*a) && merged(*b); }, 20s));
-        REQUIRE(sharing.engine()->stats().pages_sharing >= kPages);
+        REQUIRE(sharing.stats()->pages_sharing >= kPages);
         uint64_t sector = round * 64;
         REQUIRE(submit(d, vblk::kTIn, sector, {{kData, kBytes / 2, true}}) == vblk::kSOk);
         CHECK(guest_bytes(*a, kData, kBytes / 2) == img.read(sector * 512, kBytes / 2));

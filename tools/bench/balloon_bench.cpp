@@ -88,8 +88,6 @@ int run_balloon_bench(int argc, char** argv) {
         read_image_file(cfg.kernel_path, 256ull << 20));
     cfg.mem_bytes = parse_size(o.mem);
     DedupMode mode = parse_dedup_mode(o.dedup);
-    cfg.dirty_logging = mode == DedupMode::Builtin;
-    cfg.ksm_mergeable = mode == DedupMode::Ksm;
     cfg.balloon = BalloonConfig{};
     // Idle between target changes: the balloon's interrupt ends the sleep.
     cfg.cmdline = "keep=1M scratch=0 churn=0 tick_ms=1000 verify_ms=3600000";
@@ -97,6 +95,7 @@ int run_balloon_bench(int argc, char** argv) {
 
     Host host;
     DedupService sharing(host, mode, dedup::DedupConfig{});
+    sharing.prepare(cfg);
     ConsoleLog console;
     uint64_t id = host.create_vm(cfg, console.events());
     auto vm = host.vm(id);

@@ -3,7 +3,7 @@
 #include "bench_util.hpp"
 
 #include "vmm/boot/elf_loader.hpp"
-#include "vmm/sharing/process_memory.hpp"
+#include "vmm/memory/process_memory.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -5,8 +5,8 @@
 
 #include "dedup/config.hpp"
 #include "vmm/boot/elf_loader.hpp"
+#include "vmm/memory/process_memory.hpp"
 #include "vmm/sharing/dedup_service.hpp"
-#include "vmm/sharing/process_memory.hpp"
 
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
@@ -48,11 +48,14 @@ GroundTruth count_ground_truth(Host& host, const std::vector<uint64_t>& ids) {
         GuestMemory& mem = host.vm(id)->memory();
         for (uint64_t gpa = 0; gpa < mem.size(); gpa += 4096) {
             const uint8_t* p = mem.translate(gpa, 4096);
-            if (std::memcmp(p, zeros, 4096) == 0) ++gt.zero;
-            else ++counts[XXH3_64bits(p, 4096)];
+            if (std::memcmp(p, zeros, 4096) == 0)
+                ++gt.zero;
+            else
+                ++counts[XXH3_64bits(p, 4096)];
         }
     }
-    for (auto& [h, n] : counts) gt.duplicates += n - 1;
+    for (auto& [h, n] : counts)
+        gt.duplicates += n - 1;
     return gt;
 }
 
@@ -79,7 +82,8 @@ nlohmann::json run_once(const DedupBenchOptions& o, const std::string& engine) {
     DedupService sharing(host, ksm ? DedupMode::Ksm : DedupMode::Builtin, cfg);
 
     std::string image_path = self_dir() + "/guest-kernels/memfill.elf";
-    Blob image = std::make_shared<const std::vector<uint8_t>>(read_image_file(image_path, 64 << 20));
+    Blob image =
+        std::make_shared<const std::vector<uint8_t>>(read_image_file(image_path, 64 << 20));
     std::string cmdline = "shared=" + o.shared + " zero=" + o.zero;
     if (o.churn > 0) cmdline += " churn=" + std::to_string(o.churn) + " verify verify_ms=500";
     ConsoleLog console;
@@ -90,12 +94,12 @@ nlohmann::json run_once(const DedupBenchOptions& o, const std::string& engine) {
         c.mem_bytes = o.mem;
         c.cmdline = cmdline;
         c.index = uint64_t(i);
-        c.ksm_mergeable = ksm;
-        c.dirty_logging = !ksm;
+        sharing.prepare(c);
         ids.push_back(host.create_vm(c, console.events()));
     }
     auto t_fill = std::chrono::steady_clock::now();
-    for (uint64_t id : ids) host.vm(id)->start();
+    for (uint64_t id : ids)
+        host.vm(id)->start();
     if (!wait_until([&] { return console.vms_with("memfill: filled") == ids.size(); }, 300, 20))
         throw std::runtime_error("guests did not finish filling memory");
     double fill_s = seconds_since(t_fill);
@@ -107,11 +111,11 @@ nlohmann::json run_once(const DedupBenchOptions& o, const std::string& engine) {
             auto c = read_ksm_counters().values;
             return uint64_t(c["pages_sharing"] + c["ksm_zero_pages"]);
         }
-        auto s = sharing.engine()->stats();
+        auto s = *sharing.stats();
         return s.pages_sharing + s.zero_pages;
     };
     auto cpu_now = [&]() -> double {
-        return ksm ? ksmd_cpu_seconds() : sharing.engine()->stats().engine_cpu_s;
+        return ksm ? ksmd_cpu_seconds() : sharing.stats()->engine_cpu_s;
     };
 
     double cpu0 = cpu_now();
@@ -119,8 +123,7 @@ nlohmann::json run_once(const DedupBenchOptions& o, const std::string& engine) {
     if (ksm) {
         ksm_settings->set("run", 1);
     } else {
-        cfg.run = 1;
-        sharing.engine()->set_config(cfg);
+        sharing.update_knobs([](dedup::DedupConfig& c) { c.run = 1; });
     }
     std::vector<Sample> samples;
     double converge_cpu = -1, reached_at = -1;
@@ -144,20 +147,26 @@ nlohmann::json run_once(const DedupBenchOptions& o, const std::string& engine) {
         auto c = read_ksm_counters();
         mem_kib -= uint64_t(c.values["pages_sharing"]) * 4;
         engine_stats = nlohmann::json::object();
-        for (auto& [k, v] : c.values) engine_stats[k] = v;
+        for (auto& [k, v] : c.values)
+            engine_stats[k] = v;
     } else {
-        auto s = sharing.engine()->stats();
+        auto s = *sharing.stats();
         mem_kib += s.pool_bytes / 1024;
-        engine_stats = {{"full_scans", s.full_scans}, {"merge_batches", s.merge_batches},
-                        {"freeze_wait_us_p99", s.freeze_wait_us_p99}, {"cow_breaks", s.cow_breaks},
-                        {"mappings_used", s.mappings_used}, {"pages_shared", s.pages_shared},
+        engine_stats = {{"full_scans", s.full_scans},
+                        {"merge_batches", s.merge_batches},
+                        {"freeze_wait_us_p99", s.freeze_wait_us_p99},
+                        {"cow_breaks", s.cow_breaks},
+                        {"mappings_used", s.mappings_used},
+                        {"pages_shared", s.pages_shared},
                         {"merge_failures", s.merge_failures}};
-        for (const auto& [name, ms] : s.phase_ms) engine_stats["phase_ms"][name] = ms;
+        for (const auto& [name, ms] : s.phase_ms)
+            engine_stats["phase_ms"][name] = ms;
     }
 
     // With churn the truth moves: recount with the guests paused and judge
     // convergence against the smaller of the two counts.
-    for (uint64_t id : ids) host.vm(id)->pause();
+    for (uint64_t id : ids)
+        host.vm(id)->pause();
     GroundTruth gt_end = count_ground_truth(host, ids);
     uint64_t goal = std::min(gt.mergeable(), gt_end.mergeable()) * 99 / 100;
     double converge_s = -1;
@@ -175,7 +184,8 @@ nlohmann::json run_once(const DedupBenchOptions& o, const std::string& engine) {
         }
         if (line.find("MISMATCH") != std::string::npos) ++lost;
     }
-    for (uint64_t id : ids) host.vm(id)->resume();
+    for (uint64_t id : ids)
+        host.vm(id)->resume();
     host.stop_all();
 
     double cpu_for_merge = converge_cpu >= 0 ? converge_cpu : cpu_total;
@@ -212,16 +222,26 @@ int run_dedup_bench(int argc, char** argv) {
             if (i + 1 >= argc) throw std::invalid_argument(k + " needs a value");
             return argv[++i];
         };
-        if (k == "--vms") o.vms = std::stoi(next());
-        else if (k == "--mem") o.mem = parse_size(next());
-        else if (k == "--shared") o.shared = next();
-        else if (k == "--zero") o.zero = next();
-        else if (k == "--churn") o.churn = std::stoi(next());
-        else if (k == "--engine") o.engine = next();
-        else if (k == "--compare") o.compare = true;
-        else if (k == "--timeout") o.timeout_s = std::stod(next());
-        else if (k == "--settle") o.settle_s = std::stod(next());
-        else throw std::invalid_argument("unknown option " + k);
+        if (k == "--vms")
+            o.vms = std::stoi(next());
+        else if (k == "--mem")
+            o.mem = parse_size(next());
+        else if (k == "--shared")
+            o.shared = next();
+        else if (k == "--zero")
+            o.zero = next();
+        else if (k == "--churn")
+            o.churn = std::stoi(next());
+        else if (k == "--engine")
+            o.engine = next();
+        else if (k == "--compare")
+            o.compare = true;
+        else if (k == "--timeout")
+            o.timeout_s = std::stod(next());
+        else if (k == "--settle")
+            o.settle_s = std::stod(next());
+        else
+            throw std::invalid_argument("unknown option " + k);
     }
     if (o.engine != "builtin" && o.engine != "ksm")
         throw std::invalid_argument("--engine must be builtin or ksm");
@@ -237,7 +257,8 @@ int run_dedup_bench(int argc, char** argv) {
                {"ksm", k},
                {"ratios",
                 {{"converge_speedup_vs_ksm", ratio(k["converge_s"], b["converge_s"])},
-                 {"cpu_per_page_vs_ksm", ratio(b["cpu_us_per_merged_page"], k["cpu_us_per_merged_page"])},
+                 {"cpu_per_page_vs_ksm",
+                  ratio(b["cpu_us_per_merged_page"], k["cpu_us_per_merged_page"])},
                  {"savings_vs_ksm", ratio(b["saved_mib"], k["saved_mib"])}}}};
     }
     std::cout << out.dump() << std::endl;

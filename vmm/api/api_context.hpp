@@ -33,9 +33,6 @@ struct ApiContext {
 
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
-    // Serializes read-modify-write of the dedup config (PATCH /dedup).
-    std::mutex dedup_config_mutex;
-
     // Serializes VM creation so the VM limit holds.
     std::mutex create_mutex;
     std::atomic<uint64_t> next_index{0};

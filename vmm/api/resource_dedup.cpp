@@ -11,24 +11,14 @@ namespace foldvm::api {
 
 namespace {
 
-dedup::Engine& builtin_engine(ApiContext& ctx, const char* what) {
-    dedup::Engine* engine = ctx.dedup.engine();
-    if (!engine)
-        throw ApiError(409, std::string(what) +
-                                " needs the built-in engine; this foldvm runs with "
-                                "--dedup " +
-                                to_string(ctx.dedup.mode()));
-    return *engine;
-}
-
 nlohmann::json dedup_json(ApiContext& ctx) {
     nlohmann::json j = {{"mode", to_string(ctx.dedup.mode())},
                         {"config", nullptr},
                         {"stats", nullptr},
                         {"ksm", nullptr}};
-    if (dedup::Engine* engine = ctx.dedup.engine()) {
-        j["config"] = to_json(engine->config());
-        j["stats"] = to_json(engine->stats(), true);
+    if (ctx.dedup.builtin()) {
+        j["config"] = to_json(ctx.dedup.config());
+        j["stats"] = to_json(*ctx.dedup.stats(), true);
     }
     if (ctx.dedup.mode() == DedupMode::Ksm) j["ksm"] = ksm_json(read_ksm_counters());
     return j;
@@ -56,15 +46,12 @@ ApiResponse get_dedup(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
 }
 
 ApiResponse patch_dedup(ApiContext& ctx, const ApiRequest& req, const RouteParams&) {
-    dedup::Engine& engine = builtin_engine(ctx, "changing dedup knobs");
+    ctx.dedup.require_builtin("changing dedup knobs");
     nlohmann::json body = parse_json_object(req);
-    {
-        std::lock_guard lock(ctx.dedup_config_mutex);
-        dedup::DedupConfig cfg = engine.config();
-        apply_knobs_json(cfg, body); // every knob checked before any changes
-        engine.set_config(cfg);      // applies all at once and wakes the scanner
-        ctx.changed();
-    }
+    // One read-modify-write inside the engine: a concurrent PATCH keeps its
+    // fields too. Every knob is checked before any changes.
+    ctx.dedup.update_knobs([&body](dedup::DedupConfig& cfg) { apply_knobs_json(cfg, body); });
+    ctx.changed();
     return json_response(200, dedup_json(ctx));
 }
 
@@ -77,17 +64,17 @@ ApiResponse dedup_action(ApiContext& ctx, const ApiRequest& req, const RoutePara
     if (*action != "scan_now" && *action != "unmerge_all")
         throw ApiError(422, "field 'action' must be scan_now or unmerge_all, got '" + *action + "'",
                        "action");
-    dedup::Engine& engine = builtin_engine(ctx, "dedup actions");
+    ctx.dedup.require_builtin("dedup actions");
     if (*action == "scan_now") {
-        if (engine.config().run != 1)
-            throw ApiError(
-                409, "scan_now needs run=1 (run is " + std::to_string(engine.config().run) + ")",
-                "action");
-        engine.scan_now();
+        uint64_t run = ctx.dedup.config().run;
+        if (run != 1)
+            throw ApiError(409, "scan_now needs run=1 (run is " + std::to_string(run) + ")",
+                           "action");
+        ctx.dedup.scan_now();
         ctx.changed();
         return json_response(202, {{"action", *action}, {"status", "started"}});
     }
-    engine.unmerge_all();
+    ctx.dedup.unmerge_all();
     ctx.changed();
     return json_response(200, {{"action", *action}, {"status", "done"}});
 }

@@ -4,7 +4,7 @@
 #include "router.hpp"
 #include "routes.hpp"
 
-#include "vmm/sharing/process_memory.hpp"
+#include "vmm/memory/process_memory.hpp"
 
 #include <thread>
 
@@ -24,10 +24,10 @@ ApiResponse get_host(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
     uint64_t map_max = max_map_count();
     uint64_t limit = map_max, used = process_mapping_count();
     bool exhausted = false;
-    if (dedup::Engine* engine = ctx.dedup.engine()) {
-        auto cfg = engine->config();
+    if (ctx.dedup.builtin()) {
+        auto cfg = ctx.dedup.config();
         if (cfg.mappings_limit) limit = cfg.mappings_limit;
-        exhausted = engine->stats().mappings_exhausted;
+        exhausted = ctx.dedup.stats()->mappings_exhausted;
     }
     nlohmann::json j = {
         {"cpus", std::thread::hardware_concurrency()},

@@ -5,7 +5,7 @@
 #include "routes.hpp"
 
 #include "vmm/devices/virtio/balloon.hpp"
-#include "vmm/sharing/process_memory.hpp"
+#include "vmm/memory/process_memory.hpp"
 #include "vmm/sharing/stats_json.hpp"
 #include "vmm/version.hpp"
 
@@ -262,9 +262,9 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
     w.family("foldvm_dedup_mode", "gauge", "Page-sharing mode; 1 for the active one.");
     for (const auto& [mode, name] : kDedupModes)
         w.sample("foldvm_dedup_mode", {{"mode", name}}, ctx.dedup.mode() == mode ? 1 : 0);
-    if (dedup::Engine* engine = ctx.dedup.engine()) {
-        dedup::DedupConfig cfg = engine->config();
-        dedup::DedupStats stats = engine->stats();
+    if (ctx.dedup.builtin()) {
+        dedup::DedupConfig cfg = ctx.dedup.config();
+        dedup::DedupStats stats = *ctx.dedup.stats();
         w.family("foldvm_dedup_config", "gauge", "Current value of each dedup knob.");
         for (const auto& k : dedup::DedupConfig::knobs())
             w.sample("foldvm_dedup_config", {{"knob", k.name}}, cfg.get(k.name));

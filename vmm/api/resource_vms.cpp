@@ -59,8 +59,7 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
     VmConfig cfg = read_vm_config(parse_json_object(req));
     cfg.image = read_file_field(cfg.kernel_path, "kernel");
     if (!cfg.initrd_path.empty()) cfg.initrd = read_file_field(cfg.initrd_path, "initrd");
-    cfg.ksm_mergeable = ctx.dedup.mode() == DedupMode::Ksm;
-    cfg.dirty_logging = ctx.dedup.mode() == DedupMode::Builtin;
+    ctx.dedup.prepare(cfg);
     cfg.validate();
 
     VmEvents events;
@@ -212,8 +211,8 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
         j["memory"] = {
             {"mem_bytes", vm.memory().size()},
             {"resident_bytes", resident_bytes(vm.memory().host_base(), vm.memory().size())}};
-        dedup::RegionStats rs;
-        j["dedup"] = ctx.dedup.vm_stats(id, rs) ? to_json(rs) : nlohmann::json(nullptr);
+        auto rs = ctx.dedup.stats(id);
+        j["dedup"] = rs ? to_json(*rs) : nlohmann::json(nullptr);
     }
     return j;
 }

@@ -191,6 +191,8 @@ ApiResponse Router::run(const Match& match, const ApiRequest& request) noexcept 
                 response = error_response(e.status(), e.what(), e.field());
             } catch (const model::FieldError& e) {
                 response = error_response(field_error_status(e.problem()), e.what(), e.field());
+            } catch (const DedupUnavailable& e) {
+                response = error_response(409, e.what());
             } catch (const InvalidInput& e) {
                 response = error_response(422, e.what());
             } catch (const std::bad_alloc&) {

@@ -4,8 +4,8 @@
 #include "vmm/api/api_server.hpp"
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/machine/host.hpp"
+#include "vmm/memory/process_memory.hpp"
 #include "vmm/sharing/dedup_service.hpp"
-#include "vmm/sharing/process_memory.hpp"
 #include "vmm/sharing/stats_json.hpp"
 
 #include <fcntl.h>
@@ -34,7 +34,7 @@ Blob read_blob(const std::string& path) {
 
 nlohmann::json stats_line(DedupService& sharing, double t) {
     nlohmann::json j = {{"t_s", t}, {"mode", to_string(sharing.mode())}};
-    if (sharing.engine()) j["dedup"] = to_json(sharing.engine()->stats(), false);
+    if (auto stats = sharing.stats()) j["dedup"] = to_json(*stats, false);
     if (sharing.mode() == DedupMode::Ksm) j["ksm"] = ksm_json(read_ksm_counters());
     j["rss_kib"] = process_rss_kib();
     j["anon_rss_kib"] = process_anon_rss_kib();
@@ -118,7 +118,8 @@ class StdinPump {
 void print_summary(Host& host, DedupService& sharing, size_t vms, uint64_t mem_bytes) {
     std::lock_guard out(g_output_mutex);
     uint64_t guest_mib = vms * mem_bytes >> 20;
-    uint64_t pool_mib = sharing.engine() ? sharing.engine()->stats().pool_bytes >> 20 : 0;
+    std::optional<dedup::DedupStats> stats = sharing.stats();
+    uint64_t pool_mib = stats ? stats->pool_bytes >> 20 : 0;
     uint64_t anon_mib = process_anon_rss_kib() / 1024;
     std::fprintf(stderr,
                  "foldvm: summary: %zu VM(s), %llu MiB guest RAM; memory in use %llu MiB "
@@ -127,8 +128,8 @@ void print_summary(Host& host, DedupService& sharing, size_t vms, uint64_t mem_b
                  vms, (unsigned long long)guest_mib, (unsigned long long)(anon_mib + pool_mib),
                  (unsigned long long)anon_mib, (unsigned long long)pool_mib,
                  (unsigned long long)(process_rss_kib() / 1024));
-    if (auto* engine = sharing.engine()) {
-        auto s = engine->stats();
+    if (stats) {
+        const dedup::DedupStats& s = *stats;
         std::fprintf(stderr,
                      "foldvm: dedup(builtin): pages_shared=%llu pages_sharing=%llu zero_pages=%llu "
                      "saved=%.1f MiB full_scans=%llu cow_breaks=%llu mappings=%llu/%llu\n",
@@ -221,8 +222,6 @@ int run_command(const RunOptions& o) {
     base.guest_cpl = o.guest_cpl;
     base.dedup_domain = o.dedup_domain;
     DedupMode mode = parse_dedup_mode(o.dedup_mode);
-    base.ksm_mergeable = mode == DedupMode::Ksm;
-    base.dirty_logging = mode == DedupMode::Builtin;
     base.dirty_ring = o.dirty_log == "ring";
     if (o.balloon_enabled) base.balloon = parse_balloon_options(o.balloon);
     base.host_decompress = o.kernel_decompress == "host";
@@ -233,6 +232,7 @@ int run_command(const RunOptions& o) {
 
     Host host;
     DedupService sharing(host, mode, dedup_config);
+    sharing.prepare(base);
     bool prefix = o.count > 1;
     VmEvents events;
     events.console_line = [prefix](uint64_t index, const std::string& line) {

@@ -1,12 +1,15 @@
 #include "host.hpp"
 
+#include <algorithm>
+
 namespace foldvm {
 
 Host::Host(const HostOptions& opts) : kvm_(opts.kvm_path) {}
 
 Host::~Host() {
     stop_all();
-    for (auto& [id, vm] : vms()) remove_vm(id);
+    for (auto& [id, vm] : vms())
+        remove_vm(id);
 }
 
 uint64_t Host::create_vm(VmConfig config, VmEvents events) {
@@ -17,7 +20,11 @@ uint64_t Host::create_vm(VmConfig config, VmEvents events) {
         id = next_id_++;
         vms_[id] = vm;
     }
-    if (observer_) observer_->vm_created(id, *vm);
+    {
+        std::shared_lock lock(observers_mutex_);
+        for (Observer* o : observers_)
+            o->vm_created(id, *vm);
+    }
     return id;
 }
 
@@ -43,12 +50,27 @@ bool Host::remove_vm(uint64_t id) {
     }
     vm->stop();
     vm->wait();
-    if (observer_) observer_->vm_removed(id, *vm);
+    {
+        std::shared_lock lock(observers_mutex_);
+        for (auto it = observers_.rbegin(); it != observers_.rend(); ++it)
+            (*it)->vm_removed(id, *vm);
+    }
     return true;
 }
 
+void Host::add_observer(Observer* observer) {
+    std::unique_lock lock(observers_mutex_);
+    observers_.push_back(observer);
+}
+
+void Host::remove_observer(Observer* observer) {
+    std::unique_lock lock(observers_mutex_);
+    std::erase(observers_, observer);
+}
+
 void Host::stop_all() {
-    for (auto& [id, vm] : vms()) vm->stop();
+    for (auto& [id, vm] : vms())
+        vm->stop();
 }
 
 } // namespace foldvm

@@ -8,11 +8,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 namespace foldvm {
-
-class DedupAttachment;
 
 struct HostOptions {
     std::string kvm_path = "/dev/kvm";
@@ -33,21 +32,31 @@ class Host {
     bool remove_vm(uint64_t id);
     void stop_all();
 
-    // Hooks called for every VM created/removed (the dedup attachment uses
-    // these to register guest RAM).
+    // Hooks called for every VM created/removed (the dedup service uses
+    // these to register guest RAM). Observers hear of creations in the order
+    // they were added and of removals in reverse order (a later observer may
+    // build on an earlier one). An observer hears only of creations after it
+    // was added, but of every removal while it is added, so it ignores ids it
+    // does not know. Callbacks must not add or remove observers.
     struct Observer {
         virtual ~Observer() = default;
         virtual void vm_created(uint64_t id, Vm& vm) = 0;
         virtual void vm_removed(uint64_t id, Vm& vm) = 0;
     };
-    void set_observer(Observer* observer) { observer_ = observer; }
+    void add_observer(Observer* observer);
+    // Returns once no callback of `observer` is running, so it can be
+    // destroyed right after. An observer must remove itself before it dies.
+    void remove_observer(Observer* observer);
 
   private:
     Kvm kvm_;
     mutable std::mutex mutex_;
     std::map<uint64_t, std::shared_ptr<Vm>> vms_;
     uint64_t next_id_ = 1;
-    Observer* observer_ = nullptr;
+    // Callbacks run under a shared lock; add/remove take it exclusively and
+    // so wait for callbacks in flight.
+    mutable std::shared_mutex observers_mutex_;
+    std::vector<Observer*> observers_;
 };
 
 } // namespace foldvm

@@ -3,6 +3,7 @@
 #include "guest_ram_tracker.hpp"
 
 #include "common/error.hpp"
+#include "dedup/engine.hpp"
 
 #include <dirent.h>
 
@@ -13,10 +14,10 @@ namespace foldvm {
 
 KsmCounters read_ksm_counters() {
     KsmCounters out;
-    static const char* names[] = {"pages_shared",  "pages_sharing",      "pages_unshared",
-                                  "pages_volatile", "full_scans",        "general_profit",
-                                  "stable_node_chains", "ksm_zero_pages", "pages_scanned",
-                                  "run",           "pages_to_scan",      "sleep_millisecs"};
+    static const char* names[] = {
+        "pages_shared",   "pages_sharing",      "pages_unshared", "pages_volatile", "full_scans",
+        "general_profit", "stable_node_chains", "ksm_zero_pages", "pages_scanned",  "run",
+        "pages_to_scan",  "sleep_millisecs"};
     for (const char* n : names) {
         std::ifstream in(std::string("/sys/kernel/mm/ksm/") + n);
         int64_t v = 0;
@@ -31,11 +32,14 @@ DedupService::DedupService(Host& host, DedupMode mode, const dedup::DedupConfig&
         engine_ = std::make_unique<dedup::Engine>(
             config, [](const std::string& msg) { std::cerr << "foldvm: " << msg << "\n"; });
     }
-    host_.set_observer(this);
+    host_.add_observer(this);
     if (engine_) engine_->start();
 }
 
 DedupService::~DedupService() {
+    // First stop hearing of VMs (this waits for a callback in flight), so no
+    // region is added behind the cleanup below.
+    host_.remove_observer(this);
     if (engine_) engine_->stop();
     // VMs still alive must leave the engine before it goes away.
     std::map<uint64_t, dedup::RegionId> left;
@@ -48,7 +52,52 @@ DedupService::~DedupService() {
             if (auto vm = host_.vm(id)) vm->memory().set_discarder({});
             engine_->remove_region(region);
         }
-    host_.set_observer(nullptr);
+}
+
+void DedupService::prepare(VmConfig& config) const {
+    config.ksm_mergeable = mode_ == DedupMode::Ksm;
+    config.dirty_logging = mode_ == DedupMode::Builtin;
+}
+
+void DedupService::require_builtin(const std::string& what) const {
+    if (!engine_)
+        throw DedupUnavailable(what + " needs the built-in engine; this foldvm runs with --dedup " +
+                               to_string(mode_));
+}
+
+dedup::Engine& DedupService::engine(const char* what) const {
+    require_builtin(what);
+    return *engine_;
+}
+
+dedup::DedupConfig DedupService::config() const {
+    return engine("reading dedup knobs").config();
+}
+
+dedup::DedupConfig
+DedupService::update_knobs(const std::function<void(dedup::DedupConfig&)>& edit) {
+    return engine("changing dedup knobs").update_config(edit);
+}
+
+std::optional<dedup::DedupStats> DedupService::stats() const {
+    if (!engine_) return std::nullopt;
+    return engine_->stats();
+}
+
+std::optional<dedup::RegionStats> DedupService::stats(uint64_t vm_id) const {
+    if (!engine_) return std::nullopt;
+    std::string name = "vm" + std::to_string(vm_id);
+    for (auto& r : engine_->stats().regions)
+        if (r.name == name) return r;
+    return std::nullopt;
+}
+
+void DedupService::scan_now() {
+    engine("dedup actions").scan_now();
+}
+
+void DedupService::unmerge_all() {
+    engine("dedup actions").unmerge_all();
 }
 
 void DedupService::vm_created(uint64_t id, Vm& vm) {
@@ -86,17 +135,6 @@ void DedupService::vm_removed(uint64_t id, Vm& vm) {
         regions_.erase(it);
     }
     engine_->remove_region(region);
-}
-
-bool DedupService::vm_stats(uint64_t id, dedup::RegionStats& out) const {
-    if (!engine_) return false;
-    std::string name = "vm" + std::to_string(id);
-    for (auto& r : engine_->stats().regions)
-        if (r.name == name) {
-            out = r;
-            return true;
-        }
-    return false;
 }
 
 } // namespace foldvm

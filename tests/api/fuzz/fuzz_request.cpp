@@ -88,6 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (auto& [id, vm] : world->host.vms())
         world->host.remove_vm(id);
-    if (auto* engine = world->dedup.engine()) engine->set_config(dedup::DedupConfig{});
+    if (world->dedup.builtin())
+        world->dedup.update_knobs([](dedup::DedupConfig& c) { c = dedup::DedupConfig{}; });
     return 0;
 }

@@ -19,7 +19,11 @@ uint64_t status_field_kib(const char* field) {
 }
 } // namespace
 
-uint64_t process_rss_kib() { return status_field_kib("VmRSS:"); }
-uint64_t process_anon_rss_kib() { return status_field_kib("RssAnon:"); }
+uint64_t process_rss_kib() {
+    return status_field_kib("VmRSS:");
+}
+uint64_t process_anon_rss_kib() {
+    return status_field_kib("RssAnon:");
+}
 
 } // namespace foldvm
