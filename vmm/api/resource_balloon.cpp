@@ -92,9 +92,10 @@ ApiResponse put_balloon(ApiContext& ctx, const ApiRequest& req, const RouteParam
     // Firecracker's PUT wants these two; the others default to 0 and false.
     BalloonConfig want = read_balloon_config(body, guest_mib(*target.vm), {}, "", {},
                                              {"amount_mib", "deflate_on_oom"});
-    check_fixed_feature("deflate_on_oom", now.deflate_on_oom, want.deflate_on_oom, target.id);
-    check_fixed_feature("free_page_reporting", now.free_page_reporting, want.free_page_reporting,
-                        target.id);
+    // The model's fields that cannot change after creation: the features.
+    for (const auto& f : BalloonConfig::fields())
+        if (!f.live && f.type() == model::FieldType::Boolean)
+            check_fixed_feature(f.name, f.get_bool(now), f.get_bool(want), target.id);
     check_stats_interval(now, want.stats_polling_interval_s, target.id);
     if (want.stats_polling_interval_s != now.stats_polling_interval_s)
         target.balloon->set_stats_polling_interval(want.stats_polling_interval_s);
