@@ -1,87 +1,106 @@
 #include "config.hpp"
 
-#include "common/error.hpp"
-
 namespace foldvm::dedup {
 
-namespace {
-
-template <typename F> auto with_field(DedupConfig& c, const std::string& name, F f) {
-    if (name == "run") return f(c.run);
-    if (name == "pages_to_scan") return f(c.pages_to_scan);
-    if (name == "sleep_millisecs") return f(c.sleep_millisecs);
-    if (name == "max_page_sharing") return f(c.max_page_sharing);
-    if (name == "use_zero_pages") return f(c.use_zero_pages);
-    if (name == "volatile_passes") return f(c.volatile_passes);
-    if (name == "max_cpu_percent") return f(c.max_cpu_percent);
-    if (name == "advisor_target_scan_time_s") return f(c.advisor_target_scan_time_s);
-    if (name == "merge_batch_pages") return f(c.merge_batch_pages);
-    if (name == "mappings_limit") return f(c.mappings_limit);
-    if (name == "pause_freeze") return f(c.pause_freeze);
-    throw InvalidInput("unknown dedup knob '" + name + "'");
-}
-
-const DedupConfig::Knob& find_knob(const std::string& name) {
-    for (const auto& k : DedupConfig::knobs())
-        if (name == k.name) return k;
-    throw InvalidInput("unknown dedup knob '" + name + "'");
-}
-
-} // namespace
-
-const std::vector<DedupConfig::Knob>& DedupConfig::knobs() {
-    static const std::vector<Knob> list = {
-        {"run", 0, 2, "0 = stop, 1 = run, 2 = unmerge everything"},
-        {"pages_to_scan", 1, 10'000'000, "pages visited per wake-up"},
-        {"sleep_millisecs", 0, 60'000, "sleep between wake-ups"},
-        {"max_page_sharing", 2, 1u << 20, "sharers per pool copy"},
-        {"use_zero_pages", 0, 1, "merge zero pages with MADV_DONTNEED"},
-        {"volatile_passes", 0, 1000, "skip pages written within this many passes"},
-        {"max_cpu_percent", 1, 100, "CPU cap for the dedup thread"},
-        {"advisor_target_scan_time_s", 0, 86400, "target full-scan time; 0 = off"},
-        {"merge_batch_pages", 1, 4096, "pages merged under one freeze"},
-        {"mappings_limit", 0, 1ull << 32, "mapping budget; 0 = vm.max_map_count"},
-        {"pause_freeze", 0, 1, "1 = pause writers instead of the userfaultfd freeze (new VMs)"},
-    };
-    return list;
+const DedupConfig::Knobs& DedupConfig::knobs() {
+    using C = DedupConfig;
+    static const Knobs table(
+        "dedup knob",
+        {
+            {.name = "run",
+             .member = &C::run,
+             .min = 0,
+             .max = 2,
+             .doc = "0 = stop, 1 = run, 2 = unmerge everything",
+             .live = true},
+            {.name = "pages_to_scan",
+             .member = &C::pages_to_scan,
+             .min = 1,
+             .max = 10'000'000,
+             .unit = "pages",
+             .doc = "pages visited per wake-up",
+             .live = true},
+            {.name = "sleep_millisecs",
+             .member = &C::sleep_millisecs,
+             .min = 0,
+             .max = 60'000,
+             .unit = "ms",
+             .doc = "sleep between wake-ups",
+             .live = true},
+            {.name = "max_page_sharing",
+             .member = &C::max_page_sharing,
+             .min = 2,
+             .max = 1u << 20,
+             .unit = "pages",
+             .doc = "sharers per pool copy",
+             .live = true},
+            {.name = "use_zero_pages",
+             .member = &C::use_zero_pages,
+             .min = 0,
+             .max = 1,
+             .doc = "merge zero pages with MADV_DONTNEED",
+             .live = true},
+            {.name = "volatile_passes",
+             .member = &C::volatile_passes,
+             .min = 0,
+             .max = 1000,
+             .unit = "passes",
+             .doc = "skip pages written within this many passes",
+             .live = true},
+            {.name = "max_cpu_percent",
+             .member = &C::max_cpu_percent,
+             .min = 1,
+             .max = 100,
+             .unit = "%",
+             .doc = "CPU cap of the dedup thread",
+             .live = true},
+            {.name = "advisor_target_scan_time_s",
+             .member = &C::advisor_target_scan_time_s,
+             .min = 0,
+             .max = 86400,
+             .unit = "s",
+             .doc = "target full-scan time; 0 = off",
+             .live = true},
+            {.name = "merge_batch_pages",
+             .member = &C::merge_batch_pages,
+             .min = 1,
+             .max = 4096,
+             .unit = "pages",
+             .doc = "pages merged under one freeze",
+             .live = true},
+            {.name = "mappings_limit",
+             .member = &C::mappings_limit,
+             .min = 0,
+             .max = 1ull << 32,
+             .unit = "mappings",
+             .doc = "mapping budget; 0 = vm.max_map_count",
+             .live = true},
+            {.name = "pause_freeze",
+             .member = &C::pause_freeze,
+             .min = 0,
+             .max = 1,
+             .doc = "1 = pause writers instead of the userfaultfd freeze (VMs created later)",
+             .live = true},
+        });
+    return table;
 }
 
 void DedupConfig::set(const std::string& name, uint64_t value) {
-    const Knob& k = find_knob(name);
-    if (value < k.min || value > k.max)
-        throw InvalidInput("dedup knob '" + name + "' must be in [" + std::to_string(k.min) +
-                           ", " + std::to_string(k.max) + "], got " + std::to_string(value));
-    with_field(*this, name, [&](auto& field) { field = static_cast<std::decay_t<decltype(field)>>(value); });
+    const auto& k = knobs().at(name);
+    model::check_integer(k, value, knobs().label(k), k.name);
+    k.set_integer(*this, value);
 }
 
 void DedupConfig::set(const std::string& name, const std::string& value) {
-    find_knob(name);
-    size_t pos = 0;
-    unsigned long long v = 0;
-    try {
-        if (value.empty() || value[0] == '-') throw std::invalid_argument("negative");
-        v = std::stoull(value, &pos, 10);
-    } catch (const std::exception&) {
-        pos = 0;
-    }
-    if (pos == 0 || pos != value.size())
-        throw InvalidInput("dedup knob '" + name + "' needs a non-negative integer, got '" +
-                           value + "'");
-    set(name, static_cast<uint64_t>(v));
+    knobs().set_text(*this, name, value);
 }
 
 uint64_t DedupConfig::get(const std::string& name) const {
-    auto& self = const_cast<DedupConfig&>(*this);
-    return with_field(self, name, [](auto& field) { return static_cast<uint64_t>(field); });
+    return knobs().at(name).get_integer(*this);
 }
 
 void DedupConfig::validate() const {
-    for (const auto& k : knobs()) {
-        uint64_t v = get(k.name);
-        if (v < k.min || v > k.max)
-            throw InvalidInput("dedup knob '" + std::string(k.name) + "' must be in [" +
-                               std::to_string(k.min) + ", " + std::to_string(k.max) + "]");
-    }
+    knobs().validate(*this);
 }
 
 void apply_option(DedupConfig& config, const std::string& key_value) {

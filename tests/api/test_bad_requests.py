@@ -152,6 +152,66 @@ def test_out_of_range_values_give_the_range():
     c.request("DELETE", "/vms/%d" % i, expect=204)
 
 
+def test_numbers_beyond_their_type():
+    """A number an integer field cannot hold is a 400 naming the field (a
+    fraction, an exponent, 1e400 beyond any double, a string), one outside
+    its range a 422 with the range; never a 500."""
+    H = {"Content-Type": "application/json"}
+    live = c.get("/dedup").json()["config"]
+    for raw_body, field in ((b'{"sleep_millisecs": 1e400}', "sleep_millisecs"),
+                            (b'{"sleep_millisecs": -1e400}', "sleep_millisecs"),
+                            (b'{"run": 1, "pages_to_scan": 1e400}', "pages_to_scan"),
+                            (b'{"max_cpu_percent": 1e20}', "max_cpu_percent"),
+                            (b'{"max_cpu_percent": 100000000000000000000}', "max_cpu_percent"),
+                            (b'{"merge_batch_pages": 2.5}', "merge_batch_pages"),
+                            (b'{"volatile_passes": "1"}', "volatile_passes")):
+        expect_error(c.request("PATCH", "/dedup", raw=raw_body, headers=H), 400, field)
+    # 32-bit knobs: a 64-bit value is out of range, not truncated.
+    for name, value, rng in (("sleep_millisecs", 2 ** 32, "[0, 60000]"),
+                             ("pages_to_scan", 2 ** 32 + 100, "[1, 10000000]"),
+                             ("run", 2 ** 63, "[0, 2]"),
+                             ("mappings_limit", 2 ** 32 + 1, "[0, 4294967296]"),
+                             ("volatile_passes", -1, "[0, 1000]")):
+        expect_error(c.request("PATCH", "/dedup", body={name: value}), 422, name, rng)
+    check(c.get("/dedup").json()["config"] == live, "rejected PATCHes changed the config")
+    k = guest("hello").encode()
+    for raw_body, field in ((b'{"kernel": "%s", "mem_mib": 1e400}' % k, "mem_mib"),
+                            (b'{"kernel": "%s", "vcpus": 2.5}' % k, "vcpus"),
+                            (b'{"kernel": "%s", "vcpus": 1e20}' % k, "vcpus"),
+                            (b'{"kernel": "%s", "guest_cpl": -1e400}' % k, "guest_cpl"),
+                            (b'{"kernel": "%s", "cmdline": [1e400]}' % k, "cmdline"),
+                            (b'{"kernel": "%s", "balloon": {"amount_mib": 1e400}}' % k,
+                             "balloon.amount_mib")):
+        expect_error(c.request("POST", "/vms", raw=raw_body, headers=H), 400, field)
+    for field, value, rng in (("vcpus", -1, "[1, 64]"), ("vcpus", 2 ** 32 + 1, "[1, 64]"),
+                              ("mem_mib", 2 ** 32 + 32, "[4, 65536]")):
+        expect_error(c.request("POST", "/vms", body={"kernel": guest("hello"), field: value}),
+                     422, field, rng)
+    expect_error(c.request("PATCH", "/dedup", raw=b'{"a": [1e400]}', headers=H), 400, "a")
+    check(c.get("/vms").json()["vms"] == [], "failed creates must leave no VM")
+
+
+def test_pages_to_scan_under_the_advisor():
+    """While advisor_target_scan_time_s > 0 the advisor picks the scan rate:
+    a pages_to_scan would be ignored, so it is refused with a 409."""
+    live = c.get("/dedup").json()["config"]
+    c.request("PATCH", "/dedup", body={"advisor_target_scan_time_s": 60}, expect=200)
+    expect_error(c.request("PATCH", "/dedup", body={"pages_to_scan": 100}), 409, "pages_to_scan",
+                 "advisor")
+    expect_error(c.request("PATCH", "/dedup", body={"pages_to_scan": 100, "run": 1}), 409,
+                 "pages_to_scan", "advisor_target_scan_time_s")
+    expect_error(c.request("PATCH", "/dedup", body={"advisor_target_scan_time_s": 30,
+                                                    "pages_to_scan": 100}), 409, "pages_to_scan")
+    check(c.get("/dedup").json()["config"]["advisor_target_scan_time_s"] == 60,
+          "a refused PATCH changed the advisor")
+    # Switching the advisor off in the same request makes pages_to_scan count.
+    r = c.request("PATCH", "/dedup", body={"advisor_target_scan_time_s": 0, "pages_to_scan": 100},
+                  expect=200).json()["config"]
+    check(r["pages_to_scan"] == 100 and r["advisor_target_scan_time_s"] == 0, r)
+    c.request("PATCH", "/dedup", body=live, expect=200)
+    check(c.get("/dedup").json()["config"] == live, "config not restored")
+
+
 def test_bad_kernel_paths():
     tmp = make_tmpdir("foldvm-bad-")
     fifo = os.path.join(tmp, "fifo")
@@ -286,6 +346,7 @@ def shutdown():
 
 
 run_tests([test_malformed_http, test_oversized, test_invalid_json, test_unknown_fields_and_types,
-           test_out_of_range_values_give_the_range, test_bad_kernel_paths, test_unknown_ids_and_paths,
+           test_out_of_range_values_give_the_range, test_numbers_beyond_their_type,
+           test_pages_to_scan_under_the_advisor, test_bad_kernel_paths, test_unknown_ids_and_paths,
            test_wrong_methods, test_illegal_transitions, test_http_details,
            test_slow_and_broken_clients_do_not_block_others, test_still_healthy], finish=shutdown)

@@ -177,6 +177,37 @@ def test_put_features_are_fixed():
                                 "free_page_reporting": True}, expect=200)
 
 
+def test_numbers_beyond_their_type():
+    """A number no integer field can take is a 400 naming the field, and one
+    outside the field's range a 422, never a 500 (1e400 overflows a double)."""
+    url = "/vms/%d/balloon" % withstats
+    before = balloon(withstats)
+    k = guest("hello")
+    for body, field in ((b'{"amount_mib": 1e400}', "amount_mib"),
+                        (b'{"amount_mib": -1e400}', "amount_mib"),
+                        (b'{"amount_mib": 100000000000000000000}', "amount_mib"),
+                        (b'{"amount_mib": 2.5}', "amount_mib"),
+                        (b'{"amount_mib": 1e20}', "amount_mib")):
+        expect_error(c.request("PATCH", url, raw=body, headers=H), 400, field)
+    expect_error(c.request("PATCH", url + "/statistics", raw=b'{"stats_polling_interval_s": 1e400}',
+                           headers=H), 400, "stats_polling_interval_s")
+    expect_error(c.request("PATCH", url + "/statistics", body={"stats_polling_interval_s": 2.5}),
+                 400, "stats_polling_interval_s")
+    expect_error(c.request("PATCH", url + "/statistics", body={"stats_polling_interval_s": 2 ** 32}),
+                 422, "stats_polling_interval_s", "[0, 86400]")
+    expect_error(c.request("PUT", url, raw=b'{"amount_mib": 4, "deflate_on_oom": true, '
+                           b'"stats_polling_interval_s": 1e400}', headers=H), 400,
+                 "stats_polling_interval_s")
+    raw = (b'{"kernel": "%s", "balloon": {"deflate_on_oom": false, "amount_mib": 1e400}}'
+           % k.encode())
+    expect_error(c.request("POST", "/vms", raw=raw, headers=H), 400, "balloon.amount_mib")
+    expect_error(c.request("POST", "/vms", body={"kernel": k, "balloon": {"amount_mib": 2.5}}),
+                 400, "balloon.amount_mib")
+    expect_error(c.request("POST", "/vms", body={"kernel": k, "balloon": {"amount_mib": -1}}),
+                 422, "balloon.amount_mib", "[0, 32]")
+    check(balloon(withstats) == before, "refused requests changed the balloon")
+
+
 def test_statistics():
     url = "/vms/%d/balloon/statistics" % withstats
     expect_error(c.request("PATCH", url, body={}), 400, "stats_polling_interval_s", "missing")
@@ -242,5 +273,6 @@ def shutdown():
 
 
 run_tests([test_create_bad_balloon, test_unknown_vms, test_vm_without_balloon,
-           test_malformed_bodies, test_patch_amount, test_put_features_are_fixed, test_statistics,
+           test_malformed_bodies, test_patch_amount, test_put_features_are_fixed,
+           test_numbers_beyond_their_type, test_statistics,
            test_paused_and_finished_vms, test_wrong_methods, test_still_healthy], finish=shutdown)

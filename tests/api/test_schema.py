@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Responses match vmm/api/openapi.yaml. The client validates every response
 it receives against the document (all api tests do); this test makes sure
-every documented operation is exercised, in every dedup mode, and that the
-server's routes and the document's paths agree."""
-from apitest import (Daemon, check, console_has, create_vm, guest, require_kvm, run_tests,
-                     spec, wait_until)
+every documented operation is exercised, in every dedup mode, that the
+server's routes and the document's paths agree, and that the document's
+request bodies agree with the configuration models' field tables
+(`foldvm config-schema`)."""
+import json
+import subprocess
+
+from apitest import (FOLDVM, Daemon, check, console_has, create_vm, guest, require_kvm,
+                     run_tests, spec, wait_until)
 
 require_kvm()
 S = spec()
@@ -160,5 +165,50 @@ def test_routes_match_document():
         c.close()
 
 
-run_tests([test_builtin, test_vm_limit, test_ksm_and_off, test_every_operation_exercised,
-           test_routes_match_document])
+def model_mismatches(name, model, schema):
+    """What differs between one model's field table and its OpenAPI schema."""
+    props = schema["properties"]
+    out = []
+    if set(model) != set(props):
+        out.append("%s: fields %s, document %s" % (name, sorted(model), sorted(props)))
+    for field in sorted(set(model) & set(props)):
+        m, p = model[field], props[field]
+        if "model" in m:  # a nested model: checked on its own
+            continue
+        where = "%s.%s" % (name, field)
+        types = p["type"] if isinstance(p["type"], list) else [p["type"]]
+        if m["nullable"] != ("null" in types) or m["type"] not in types:
+            out.append("%s: type %s (nullable %s), document %s"
+                       % (where, m["type"], m["nullable"], types))
+        keys = {"integer": ("minimum", "maximum", "enum"),
+                "string": ("minLength", "maxLength")}.get(m["type"], ())
+        for key in keys:
+            want = m.get(key)
+            if key == "minLength" and want == 0:
+                want = None  # no lower bound
+            if p.get(key) != want:
+                out.append("%s: %s %r, document %r" % (where, key, want, p.get(key)))
+        if "default" in p and p["default"] != m.get("default"):
+            out.append("%s: default %r, document %r" % (where, m.get("default"), p["default"]))
+    required = sorted(f for f, m in model.items() if m["required"])
+    if name != "BalloonFields" and sorted(schema.get("required", [])) != required:
+        out.append("%s: required %s, document %s" % (name, required, schema.get("required")))
+    return out
+
+
+def test_config_models_match_document():
+    dump = json.loads(subprocess.run([FOLDVM, "config-schema"], check=True,
+                                     capture_output=True, text=True).stdout)
+    schemas = S.doc["components"]["schemas"]
+    wrong = []
+    for name in ("VmCreate", "BalloonFields", "DedupKnobs"):
+        wrong += model_mismatches(name, dump["models"][name], schemas[name])
+    modes = schemas["Dedup"]["properties"]["mode"]["enum"]
+    if modes != dump["dedup_modes"]:
+        wrong.append("dedup modes %s, document %s" % (dump["dedup_modes"], modes))
+    check(not wrong, "the field tables and %s disagree:\n  %s"
+          % ("vmm/api/openapi.yaml", "\n  ".join(wrong)))
+
+
+run_tests([test_config_models_match_document, test_builtin, test_vm_limit, test_ksm_and_off,
+           test_every_operation_exercised, test_routes_match_document])

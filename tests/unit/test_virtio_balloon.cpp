@@ -4,9 +4,9 @@
 
 #include "common/error.hpp"
 #include "common/procfs.hpp"
+#include "vmm/config/balloon_json.hpp"
 #include "vmm/devices/device_manager.hpp"
 #include "vmm/devices/mmio_layout.hpp"
-#include "vmm/devices/virtio/balloon_json.hpp"
 
 #include <catch2/catch.hpp>
 

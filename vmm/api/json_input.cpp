@@ -1,6 +1,9 @@
 #include "json_input.hpp"
 
+#include "vmm/config/json_fields.hpp"
+
 #include <cctype>
+#include <vector>
 
 namespace foldvm::api {
 
@@ -20,14 +23,13 @@ bool is_json_content_type(std::string_view ct) {
 }
 
 const char* type_name(const nlohmann::json& v) {
-    if (v.is_number_float()) return "number with a fraction or exponent";
-    return v.type_name();
+    return model::json_type_name(v);
 }
 
 } // namespace
 
 std::string range_text(uint64_t min, uint64_t max) {
-    return "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    return model::range_text(min, max);
 }
 
 nlohmann::json parse_json_object(const ApiRequest& request) {
@@ -37,8 +39,28 @@ nlohmann::json parse_json_object(const ApiRequest& request) {
     if (request.body.empty())
         throw ApiError(400, "request body is empty; a JSON object is required");
     nlohmann::json j;
+    // The keys leading to the value being parsed, so that a number beyond
+    // what a double holds (1e400) is blamed on its field.
+    std::vector<std::string> keys;
+    auto track = [&keys](int depth, nlohmann::json::parse_event_t event, nlohmann::json& value) {
+        if (event == nlohmann::json::parse_event_t::key && depth >= 1) {
+            keys.resize(static_cast<size_t>(depth - 1));
+            keys.push_back(value.get<std::string>());
+        }
+        return true;
+    };
     try {
-        j = nlohmann::json::parse(request.body);
+        j = nlohmann::json::parse(request.body, track);
+    } catch (const nlohmann::json::out_of_range& e) {
+        std::string field;
+        for (const auto& k : keys)
+            field += (field.empty() ? "" : ".") + k;
+        std::string what = e.what();
+        size_t close = what.find("] ");
+        if (close != std::string::npos) what = what.substr(close + 2);
+        if (field.empty()) throw ApiError(400, "invalid JSON: " + what);
+        throw ApiError(400, "field '" + field + "': a number too large for JSON (" + what + ")",
+                       field);
     } catch (const nlohmann::json::parse_error& e) {
         std::string what = e.what();
         // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
@@ -54,27 +76,7 @@ nlohmann::json parse_json_object(const ApiRequest& request) {
 
 uint64_t checked_integer(const nlohmann::json& v, const std::string& name, uint64_t min,
                          uint64_t max) {
-    if (!v.is_number_integer())
-        throw ApiError(400,
-                       "field '" + name + "' must be an integer in " + range_text(min, max) +
-                           ", got " + type_name(v),
-                       name);
-    if (v.is_number_unsigned()) {
-        uint64_t x = v.get<uint64_t>();
-        if (x < min || x > max)
-            throw ApiError(422,
-                           "field '" + name + "' must be in " + range_text(min, max) + ", got " +
-                               std::to_string(x),
-                           name);
-        return x;
-    }
-    int64_t x = v.get<int64_t>();
-    if (x < 0 || static_cast<uint64_t>(x) < min || static_cast<uint64_t>(x) > max)
-        throw ApiError(422,
-                       "field '" + name + "' must be in " + range_text(min, max) + ", got " +
-                           std::to_string(x),
-                       name);
-    return static_cast<uint64_t>(x);
+    return model::json_integer(v, name, min, max); // a FieldError: 400 or 422
 }
 
 const nlohmann::json* FieldReader::find(const std::string& name, bool allow_null) {

@@ -3,15 +3,13 @@
 // is created running: its balloon and the balloon's features
 // (deflate_on_oom, free_page_reporting, statistics on or off) come from
 // POST /vms and are fixed; the target and the statistics interval change live.
-#include "balloon_input.hpp"
 #include "json_input.hpp"
 #include "json_output.hpp"
 #include "router.hpp"
 #include "routes.hpp"
 #include "vm_lookup.hpp"
 
-#include "vmm/devices/virtio/balloon.hpp"
-#include "vmm/devices/virtio/balloon_json.hpp"
+#include "vmm/config/balloon_json.hpp"
 
 namespace foldvm::api {
 
@@ -90,11 +88,14 @@ ApiResponse get_balloon(ApiContext& ctx, const ApiRequest&, const RouteParams& p
 ApiResponse put_balloon(ApiContext& ctx, const ApiRequest& req, const RouteParams& params) {
     auto target = find_for_write(ctx, params);
     nlohmann::json body = parse_json_object(req);
-    BalloonConfig want = read_balloon_config(body, guest_mib(*target.vm), "", true);
     BalloonConfig now = target.balloon->config();
-    check_fixed_feature("deflate_on_oom", now.deflate_on_oom, want.deflate_on_oom, target.id);
-    check_fixed_feature("free_page_reporting", now.free_page_reporting, want.free_page_reporting,
-                        target.id);
+    // Firecracker's PUT wants these two; the others default to 0 and false.
+    BalloonConfig want = read_balloon_config(body, guest_mib(*target.vm), {}, "", {},
+                                             {"amount_mib", "deflate_on_oom"});
+    // The model's fields that cannot change after creation: the features.
+    for (const auto& f : BalloonConfig::fields())
+        if (!f.live && f.type() == model::FieldType::Boolean)
+            check_fixed_feature(f.name, f.get_bool(now), f.get_bool(want), target.id);
     check_stats_interval(now, want.stats_polling_interval_s, target.id);
     if (want.stats_polling_interval_s != now.stats_polling_interval_s)
         target.balloon->set_stats_polling_interval(want.stats_polling_interval_s);
@@ -106,11 +107,9 @@ ApiResponse put_balloon(ApiContext& ctx, const ApiRequest& req, const RouteParam
 ApiResponse patch_balloon(ApiContext& ctx, const ApiRequest& req, const RouteParams& params) {
     auto target = find_for_write(ctx, params);
     nlohmann::json body = parse_json_object(req);
-    FieldReader f(body);
-    auto amount = f.integer("amount_mib", 0, guest_mib(*target.vm));
-    f.finish();
-    if (!amount) throw ApiError(400, "missing required field 'amount_mib'", "amount_mib");
-    target.balloon->set_target_mib(*amount);
+    BalloonConfig want = read_balloon_config(body, guest_mib(*target.vm), target.balloon->config(),
+                                             "", {"amount_mib"}, {"amount_mib"});
+    target.balloon->set_target_mib(want.amount_mib);
     ctx.changed();
     return json_response(200, to_json(target.balloon->config()));
 }
@@ -118,14 +117,12 @@ ApiResponse patch_balloon(ApiContext& ctx, const ApiRequest& req, const RoutePar
 ApiResponse patch_statistics(ApiContext& ctx, const ApiRequest& req, const RouteParams& params) {
     auto target = find_for_write(ctx, params);
     nlohmann::json body = parse_json_object(req);
-    FieldReader f(body);
-    auto interval = f.integer("stats_polling_interval_s", 0, kMaxStatsPollingIntervalS);
-    f.finish();
-    if (!interval)
-        throw ApiError(400, "missing required field 'stats_polling_interval_s'",
-                       "stats_polling_interval_s");
-    check_stats_interval(target.balloon->config(), *interval, target.id);
-    target.balloon->set_stats_polling_interval(static_cast<uint32_t>(*interval));
+    BalloonConfig now = target.balloon->config();
+    BalloonConfig want =
+        read_balloon_config(body, guest_mib(*target.vm), now, "", {"stats_polling_interval_s"},
+                            {"stats_polling_interval_s"});
+    check_stats_interval(now, want.stats_polling_interval_s, target.id);
+    target.balloon->set_stats_polling_interval(want.stats_polling_interval_s);
     ctx.changed();
     return json_response(200, to_json(target.balloon->config()));
 }

@@ -4,6 +4,7 @@
 #include "router.hpp"
 #include "routes.hpp"
 
+#include "vmm/config/dedup_knobs.hpp"
 #include "vmm/sharing/stats_json.hpp"
 
 namespace foldvm::api {
@@ -47,27 +48,9 @@ ApiResponse get_dedup(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
 ApiResponse patch_dedup(ApiContext& ctx, const ApiRequest& req, const RouteParams&) {
     ctx.dedup.require_builtin("changing dedup knobs");
     nlohmann::json body = parse_json_object(req);
-    // Validate every field before touching the engine.
-    std::vector<std::pair<std::string, uint64_t>> changes;
-    for (auto it = body.begin(); it != body.end(); ++it) {
-        const dedup::DedupConfig::Knob* knob = nullptr;
-        for (const auto& k : dedup::DedupConfig::knobs())
-            if (it.key() == k.name) knob = &k;
-        if (!knob) {
-            std::string known;
-            for (const auto& k : dedup::DedupConfig::knobs())
-                known += (known.empty() ? "" : ", ") + std::string(k.name);
-            throw ApiError(400, "unknown field '" + it.key() + "' (dedup knobs: " + known + ")",
-                           it.key());
-        }
-        changes.emplace_back(it.key(), checked_integer(it.value(), it.key(), knob->min, knob->max));
-    }
     // One read-modify-write inside the engine: a concurrent PATCH keeps its
-    // fields too.
-    ctx.dedup.update_knobs([&changes](dedup::DedupConfig& cfg) {
-        for (const auto& [name, value] : changes)
-            cfg.set(name, value);
-    });
+    // fields too. Every knob is checked before any changes.
+    ctx.dedup.update_knobs([&body](dedup::DedupConfig& cfg) { apply_knobs_json(cfg, body); });
     ctx.changed();
     return json_response(200, dedup_json(ctx));
 }

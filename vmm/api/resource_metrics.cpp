@@ -205,9 +205,8 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
 
     // Dedup.
     w.family("foldvm_dedup_mode", "gauge", "Page-sharing mode; 1 for the active one.");
-    for (const char* m : {"builtin", "ksm", "off"})
-        w.sample("foldvm_dedup_mode", {{"mode", m}},
-                 to_string(ctx.dedup.mode()) == std::string(m) ? 1 : 0);
+    for (const auto& [mode, name] : kDedupModes)
+        w.sample("foldvm_dedup_mode", {{"mode", name}}, ctx.dedup.mode() == mode ? 1 : 0);
     if (ctx.dedup.builtin()) {
         dedup::DedupConfig cfg = ctx.dedup.config();
         dedup::DedupStats stats = *ctx.dedup.stats();

@@ -1,5 +1,4 @@
 // /vms: create, list, inspect, change state, remove, read the console.
-#include "balloon_input.hpp"
 #include "json_input.hpp"
 #include "json_output.hpp"
 #include "router.hpp"
@@ -10,8 +9,7 @@
 #include "common/procfs.hpp"
 #include "vmm/abi/foldvm_abi.h"
 #include "vmm/boot/elf_loader.hpp"
-#include "vmm/devices/mmio_layout.hpp"
-#include "vmm/devices/virtio/balloon_json.hpp"
+#include "vmm/config/vm_json.hpp"
 #include "vmm/sharing/stats_json.hpp"
 
 #include <sys/stat.h>
@@ -23,8 +21,6 @@ namespace foldvm::api {
 namespace {
 
 constexpr uint64_t kMaxImageBytes = 256ull << 20;
-constexpr size_t kMaxPathBytes = 4096;
-constexpr uint64_t kMinMemMib = 4, kMaxMemMib = 64ull << 10;
 constexpr size_t kConsoleDefaultTail = 100, kConsoleMaxTail = 1000;
 constexpr auto kStopTimeout = std::chrono::seconds(10);
 
@@ -58,41 +54,11 @@ bool wait_finished(Vm& vm, std::chrono::milliseconds timeout) {
 }
 
 ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&) {
-    nlohmann::json body = parse_json_object(req);
-    FieldReader f(body);
-    auto kernel = f.string("kernel", kMaxPathBytes);
-    uint64_t mem_mib = f.integer("mem_mib", kMinMemMib, kMaxMemMib).value_or(32);
-    uint64_t vcpus = f.integer("vcpus", 1, 64).value_or(1);
-    std::string cmdline = f.string("cmdline", FOLDVM_CMDLINE_MAX - 1, true).value_or("");
-    auto initrd = f.string("initrd", kMaxPathBytes, true);
-    auto domain = f.string("dedup_domain", 64).value_or("default");
-    uint64_t cpl = f.integer("guest_cpl", 0, 3).value_or(3);
-    std::optional<BalloonConfig> balloon;
-    if (const nlohmann::json* b = f.object("balloon", true))
-        balloon = read_balloon_config(*b, mem_mib, "balloon.", false);
-    f.finish();
-    if (!kernel) throw ApiError(400, "missing required field 'kernel'", "kernel");
-    if (domain.empty())
-        throw ApiError(422, "field 'dedup_domain' must be 1..64 bytes", "dedup_domain");
-    if (balloon && !mmio_window_fits(mem_mib << 20))
-        throw ApiError(422,
-                       "field 'balloon': devices need guest RAM below 64 GiB - 2 MiB, mem_mib is " +
-                           std::to_string(mem_mib),
-                       "balloon");
-    if (cpl != 0 && cpl != 3)
-        throw ApiError(422, "field 'guest_cpl' must be 0 or 3, got " + std::to_string(cpl),
-                       "guest_cpl");
-
-    VmConfig cfg;
-    cfg.kernel_path = *kernel;
-    cfg.image = read_file_field(*kernel, "kernel");
-    if (initrd) cfg.initrd = read_file_field(*initrd, "initrd");
-    cfg.mem_bytes = mem_mib << 20;
-    cfg.vcpus = static_cast<int>(vcpus);
-    cfg.cmdline = cmdline;
-    cfg.guest_cpl = static_cast<int>(cpl);
-    cfg.dedup_domain = domain;
-    cfg.balloon = balloon;
+    // The body is read straight into the config; its field table decides
+    // what is unknown (400), of the wrong type (400) or out of range (422).
+    VmConfig cfg = read_vm_config(parse_json_object(req));
+    cfg.image = read_file_field(cfg.kernel_path, "kernel");
+    if (!cfg.initrd_path.empty()) cfg.initrd = read_file_field(cfg.initrd_path, "initrd");
     ctx.dedup.prepare(cfg);
     cfg.validate();
 
@@ -118,7 +84,7 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
     {
         std::lock_guard lock(ctx.meta_mutex);
         VmMeta meta;
-        meta.initrd_path = initrd;
+        if (!cfg.initrd_path.empty()) meta.initrd_path = cfg.initrd_path;
         meta.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
@@ -234,17 +200,7 @@ nlohmann::json vm_json(ApiContext& ctx, uint64_t id, Vm& vm, bool detail) {
         {"guest", vm.is_linux() ? "linux" : "unikernel"},
         {"boot_marker_ms",
          vm.boot_marker_ms() < 0 ? nlohmann::json(nullptr) : nlohmann::json(vm.boot_marker_ms())},
-        {"config",
-         {{"kernel", c.kernel_path},
-          {"mem_mib", c.mem_bytes >> 20},
-          {"vcpus", c.vcpus},
-          {"cmdline", c.cmdline},
-          {"initrd", meta && meta->initrd_path ? nlohmann::json(*meta->initrd_path)
-                                               : nlohmann::json(nullptr)},
-          {"dedup_domain", c.dedup_domain},
-          {"guest_cpl", c.guest_cpl},
-          // As created; the live target is GET /vms/{id}/balloon.
-          {"balloon", c.balloon ? to_json(*c.balloon) : nlohmann::json(nullptr)}}},
+        {"config", to_json(c)},
     };
     if (vm.finished()) {
         j["exit_code"] = vm.exit_code();

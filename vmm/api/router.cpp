@@ -4,6 +4,7 @@
 #include "routes.hpp"
 
 #include "common/error.hpp"
+#include "common/field_table.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -58,6 +59,19 @@ std::string allowed_methods(const std::vector<std::string>& methods) {
     for (const auto& m : methods)
         out += (out.empty() ? "" : ", ") + m;
     return out;
+}
+
+// A refused configuration field: its type or name (400), its range (422),
+// or a clash with the current state (409).
+int field_error_status(model::FieldProblem problem) {
+    switch (problem) {
+    case model::FieldProblem::OutOfRange:
+        return 422;
+    case model::FieldProblem::Conflict:
+        return 409;
+    default:
+        return 400;
+    }
 }
 
 } // namespace
@@ -175,6 +189,8 @@ ApiResponse Router::run(const Match& match, const ApiRequest& request) noexcept 
                 response = match.route->handler(ctx_, request, match.params);
             } catch (const ApiError& e) {
                 response = error_response(e.status(), e.what(), e.field());
+            } catch (const model::FieldError& e) {
+                response = error_response(field_error_status(e.problem()), e.what(), e.field());
             } catch (const DedupUnavailable& e) {
                 response = error_response(409, e.what());
             } catch (const InvalidInput& e) {

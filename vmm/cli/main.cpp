@@ -4,6 +4,7 @@
 #include "serve_command.hpp"
 
 #include "common/error.hpp"
+#include "vmm/config/schema.hpp"
 #include "vmm/kvm/kvm.hpp"
 #include "vmm/version.hpp"
 
@@ -28,6 +29,10 @@ int main(int argc, char** argv) {
         foldvm::Kvm kvm;
         std::cout << kvm.caps().describe() << "\n";
     });
+
+    auto* schema = app.add_subcommand(
+        "config-schema", "Print every configuration model (fields, types, ranges) as JSON");
+    schema->callback([] { std::cout << foldvm::config_schema().dump(2) << "\n"; });
 
     try {
         app.parse(argc, argv);

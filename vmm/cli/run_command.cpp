@@ -172,7 +172,7 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
     run->add_option("--timeout", o.timeout_s, "Stop all VMs after SEC seconds (exit 124)")
         ->check(CLI::NonNegativeNumber);
     run->add_option("--dedup", o.dedup_mode, "Page sharing: builtin, ksm (host KSM) or off")
-        ->check(CLI::IsMember({"builtin", "ksm", "off"}))
+        ->check(CLI::IsMember(dedup_mode_names()))
         ->capture_default_str();
     run->add_option("--dedup-domain", o.dedup_domain,
                     "Dedup domain of these VMs; non-zero pages merge only within one")
@@ -212,7 +212,10 @@ int run_command(const RunOptions& o) {
     VmConfig base;
     base.kernel_path = o.guest;
     base.image = read_blob(o.guest);
-    if (!o.initrd.empty()) base.initrd = read_blob(o.initrd);
+    if (!o.initrd.empty()) {
+        base.initrd = read_blob(o.initrd);
+        base.initrd_path = o.initrd;
+    }
     base.mem_bytes = parse_size(o.mem);
     base.vcpus = o.vcpus;
     base.cmdline = o.cmdline;
@@ -225,9 +228,7 @@ int run_command(const RunOptions& o) {
     for (size_t i = 0; i < o.drives.size(); ++i)
         base.drives.push_back(parse_drive_options(o.drives[i], "drive" + std::to_string(i)));
     base.validate();
-    dedup::DedupConfig dedup_config;
-    for (const auto& kv : o.dedup_opts)
-        dedup::apply_option(dedup_config, kv);
+    dedup::DedupConfig dedup_config = dedup_config_from_options(o.dedup_opts);
 
     Host host;
     DedupService sharing(host, mode, dedup_config);

@@ -2,6 +2,7 @@
 
 #include "common/error.hpp"
 #include "vmm/api/api_server.hpp"
+#include "vmm/config/dedup_knobs.hpp"
 #include "vmm/machine/host.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
@@ -31,7 +32,7 @@ void add_serve_command(CLI::App& app, ServeOptions& o, int& result) {
     serve->add_option("--api-sock", o.api_sock, "Unix socket of the REST API (mode 0600)")
         ->required();
     serve->add_option("--dedup", o.dedup_mode, "Page sharing: builtin, ksm (host KSM) or off")
-        ->check(CLI::IsMember({"builtin", "ksm", "off"}))
+        ->check(CLI::IsMember(dedup_mode_names()))
         ->capture_default_str();
     serve->add_option("--dedup-opt", o.dedup_opts, "Dedup knob KEY=VALUE (repeatable)");
     serve
@@ -47,9 +48,7 @@ void add_serve_command(CLI::App& app, ServeOptions& o, int& result) {
 
 int serve_command(const ServeOptions& o) {
     DedupMode mode = parse_dedup_mode(o.dedup_mode);
-    dedup::DedupConfig dedup_config;
-    for (const auto& kv : o.dedup_opts)
-        dedup::apply_option(dedup_config, kv);
+    dedup::DedupConfig dedup_config = dedup_config_from_options(o.dedup_opts);
 
     // Every thread started from here on inherits the blocked set; only this
     // thread takes SIGINT and SIGTERM, through sigwait().

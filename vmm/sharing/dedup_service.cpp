@@ -12,25 +12,6 @@
 
 namespace foldvm {
 
-DedupMode parse_dedup_mode(const std::string& text) {
-    if (text == "builtin") return DedupMode::Builtin;
-    if (text == "ksm") return DedupMode::Ksm;
-    if (text == "off") return DedupMode::Off;
-    throw InvalidInput("unknown dedup mode '" + text + "' (use builtin, ksm or off)");
-}
-
-const char* to_string(DedupMode mode) {
-    switch (mode) {
-    case DedupMode::Builtin:
-        return "builtin";
-    case DedupMode::Ksm:
-        return "ksm";
-    case DedupMode::Off:
-        return "off";
-    }
-    return "?";
-}
-
 KsmCounters read_ksm_counters() {
     KsmCounters out;
     static const char* names[] = {

@@ -7,6 +7,7 @@
 #include "dedup/config.hpp"
 #include "dedup/region.hpp"
 #include "dedup/stats.hpp"
+#include "vmm/config/dedup_mode.hpp"
 #include "vmm/machine/host.hpp"
 
 #include <functional>
@@ -22,10 +23,6 @@ namespace foldvm {
 namespace dedup {
 class Engine;
 }
-
-enum class DedupMode { Builtin, Ksm, Off };
-DedupMode parse_dedup_mode(const std::string& text);
-const char* to_string(DedupMode mode);
 
 // Host-wide counters of the kernel's KSM, read from /sys/kernel/mm/ksm.
 struct KsmCounters {

@@ -2,12 +2,6 @@
 
 namespace foldvm {
 
-nlohmann::json to_json(const dedup::DedupConfig& config) {
-    nlohmann::json j = nlohmann::json::object();
-    for (const auto& knob : dedup::DedupConfig::knobs()) j[knob.name] = config.get(knob.name);
-    return j;
-}
-
 namespace {
 
 // One statistic's JSON value; the per-phase times become an object.

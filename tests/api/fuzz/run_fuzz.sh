@@ -22,12 +22,12 @@ clang++ -fsanitize=fuzzer "$probe" -o "$out/probe" 2>/dev/null ||
 sources=("$src"/tests/api/fuzz/fuzz_request.cpp "$src"/vmm/api/router.cpp
          "$src"/vmm/api/json_input.cpp "$src"/vmm/api/json_output.cpp
          "$src"/vmm/api/host_memory.cpp "$src"/vmm/api/vm_lookup.cpp
-         "$src"/vmm/api/balloon_input.cpp "$src"/vmm/api/resource_*.cpp)
+         "$src"/vmm/api/resource_*.cpp)
 bin=$out/fuzz_request
 rebuild=0
 [ -x "$bin" ] || rebuild=1
 if [ $rebuild -eq 0 ]; then
-    for f in "${sources[@]}" "${libs[@]}" "$src"/vmm/api/*.hpp "$0"; do
+    for f in "${sources[@]}" "${libs[@]}" "$src"/vmm/api/*.hpp "$src"/vmm/config/*.hpp "$0"; do
         [ "$f" -nt "$bin" ] && rebuild=1 && break
     done
 fi

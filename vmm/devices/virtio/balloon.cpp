@@ -78,10 +78,10 @@ void BalloonDevice::set_stats_polling_interval(uint32_t seconds) {
                                "(stats_polling_interval_s was 0)");
         if (config_.stats_polling_interval_s != 0 && seconds == 0)
             throw InvalidInput("balloon statistics cannot be disabled after boot");
-        if (seconds > kMaxStatsPollingIntervalS)
-            throw InvalidInput("balloon stats_polling_interval_s must be at most " +
-                               std::to_string(kMaxStatsPollingIntervalS));
-        config_.stats_polling_interval_s = seconds;
+        BalloonConfig next = config_;
+        next.stats_polling_interval_s = seconds;
+        next.validate(ram_bytes_);
+        config_ = next;
     }
     {
         std::lock_guard lock(timer_mutex_);

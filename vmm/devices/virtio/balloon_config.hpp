@@ -1,30 +1,4 @@
-// Settings of a virtio balloon, with Firecracker's field names so its users
-// feel at home: `amount_mib` is the balloon's target size (memory taken away
-// from the guest), not the guest's memory.
+// The balloon's model lives in vmm/config/.
 #pragma once
 
-#include <cstdint>
-#include <string>
-
-namespace foldvm {
-
-struct BalloonConfig {
-    uint64_t amount_mib = 0;
-    bool deflate_on_oom = false;
-    // 0 = no statistics queue; otherwise seconds between statistics requests.
-    uint32_t stats_polling_interval_s = 0;
-    bool free_page_reporting = false;
-
-    // Throws InvalidInput when the target exceeds guest RAM or a field is out
-    // of range.
-    void validate(uint64_t guest_mem_bytes) const;
-};
-
-// Parses `foldvm run --balloon` options: comma-separated key=value with keys
-// target_mib (alias amount_mib), deflate_on_oom, stats_polling_interval_s,
-// free_page_reporting; booleans take 0/1/true/false. "" gives the defaults.
-BalloonConfig parse_balloon_options(const std::string& text);
-
-constexpr uint32_t kMaxStatsPollingIntervalS = 24 * 3600;
-
-} // namespace foldvm
+#include "vmm/config/balloon_config.hpp"

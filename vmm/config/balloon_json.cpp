@@ -1,12 +1,23 @@
 #include "balloon_json.hpp"
 
+#include "json_fields.hpp"
+
 namespace foldvm {
 
 nlohmann::json to_json(const BalloonConfig& config) {
-    return {{"amount_mib", config.amount_mib},
-            {"deflate_on_oom", config.deflate_on_oom},
-            {"stats_polling_interval_s", config.stats_polling_interval_s},
-            {"free_page_reporting", config.free_page_reporting}};
+    return model::write_json(BalloonConfig::fields(), config);
+}
+
+BalloonConfig read_balloon_config(const nlohmann::json& object, uint64_t guest_mem_mib,
+                                  BalloonConfig base, const std::string& prefix,
+                                  const std::vector<std::string>& only,
+                                  const std::vector<std::string>& required) {
+    model::read_json(BalloonConfig::fields(), object, base,
+                     {.prefix = prefix,
+                      .only = only,
+                      .required = required,
+                      .max = {{"amount_mib", guest_mem_mib}}});
+    return base;
 }
 
 nlohmann::json to_json(const BalloonStats& stats) {
