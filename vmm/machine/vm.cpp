@@ -87,7 +87,8 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     devices_ = std::make_unique<DeviceManager>(*memory_, mmio_bus_, interrupt,
                                                [this] { yield_to_pause(); });
     if (config_.balloon) devices_->add_balloon(*config_.balloon);
-    for (const BlockConfig& drive : config_.drives) devices_->add_block(drive);
+    for (const BlockConfig& drive : config_.drives)
+        devices_->add_block(drive);
     if (linux_) {
         boot_linux(kvm);
     } else {
@@ -193,7 +194,10 @@ void Vm::resume() {
 
 void Vm::hold() {
     std::unique_lock lock(mutex_);
-    if (finished() || state_ == VmState::Created) return;
+    if (finished()) return;
+    // Also before start(): vCPUs started during the hold must park at once,
+    // or a merge batch under the pause freeze races their first writes (a
+    // zeroed stack page, a guest that returns to 0 and triple faults).
     ++holds_;
     kick_all();
     cv_.wait(lock, [&] { return parked_vcpus_ >= running_vcpus_.load() || finished(); });
