@@ -194,8 +194,11 @@ TEST_CASE("the pause fallback freeze loses no guest write", "[library][dedup]") 
             console.events()));
     for (uint64_t id : ids)
         host.vm(id)->start();
-    for (uint64_t id : ids)
-        CHECK(host.vm(id)->wait() == 0);
+    for (uint64_t id : ids) {
+        int rc = host.vm(id)->wait();
+        INFO("vm " << id << ": " << host.vm(id)->crash_reason());
+        CHECK(rc == 0);
+    }
     auto s = *sharing.stats();
     CHECK(s.freeze_mode == "pause");
     CHECK(s.pages_sharing > 1000);

@@ -166,7 +166,10 @@ void Vm::resume() {
 }
 
 void Vm::hold() {
-    if (finished() || state_ == VmState::Created) return;
+    if (finished()) return;
+    // Also before start(): vCPUs started during the hold must park at once,
+    // or a merge batch under the pause freeze races their first writes (a
+    // zeroed stack page, a guest that returns to 0 and triple faults).
     parking_.hold();
 }
 
