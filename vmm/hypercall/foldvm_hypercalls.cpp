@@ -99,18 +99,17 @@ IoResult FoldvmHypercalls::on_port_io(uint16_t port, bool is_write, uint8_t* dat
     }
 }
 
+UnikernelBoot FoldvmAbi::load(GuestMemory& memory, const UnikernelBootParams& params) {
+    return load_unikernel(memory, params);
+}
+
+void FoldvmAbi::setup_vcpu(VcpuFd& vcpu, const UnikernelBoot& boot, int index, int guest_cpl) {
+    setup_unikernel_vcpu(vcpu, boot.entry, index, guest_cpl);
+}
+
 void FoldvmAbi::attach(GuestServices& services) {
     services.claim_ports(FOLDVM_HC_PORT_BASE, FOLDVM_HC_COUNT,
                          std::make_shared<FoldvmHypercalls>(services));
-}
-
-std::shared_ptr<GuestAbi> make_guest_abi(const std::string& name) {
-    if (name == "foldvm") return std::make_shared<FoldvmAbi>();
-    throw InvalidInput("unknown guest ABI '" + name + "' (known: foldvm)");
-}
-
-std::vector<std::string> guest_abi_names() {
-    return {"foldvm"};
 }
 
 } // namespace foldvm

@@ -21,6 +21,8 @@ class FoldvmHypercalls : public PortIoHandler {
 class FoldvmAbi : public GuestAbi {
   public:
     const char* name() const override { return "foldvm"; }
+    UnikernelBoot load(GuestMemory& memory, const UnikernelBootParams& params) override;
+    void setup_vcpu(VcpuFd& vcpu, const UnikernelBoot& boot, int index, int guest_cpl) override;
     void attach(GuestServices& services) override;
 };
 

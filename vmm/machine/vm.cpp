@@ -92,8 +92,9 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     if (linux_) {
         boot_linux(kvm);
     } else {
-        boot_unikernel();
-        make_guest_abi(config_.abi)->attach(guest_services());
+        auto abi = make_guest_abi(config_.abi);
+        boot_unikernel(*abi);
+        abi->attach(guest_services());
     }
 }
 
@@ -107,7 +108,7 @@ BalloonDevice* Vm::balloon() const {
     return devices_ ? devices_->balloon() : nullptr;
 }
 
-void Vm::boot_unikernel() {
+void Vm::boot_unikernel(GuestAbi& abi) {
     UnikernelBootParams params;
     params.image = {config_.image->data(), config_.image->size()};
     if (config_.initrd) params.initrd.emplace(config_.initrd->data(), config_.initrd->size());
@@ -117,13 +118,13 @@ void Vm::boot_unikernel() {
     params.devices = devices_->boot_devices();
     params.device_window_base = devices_->window_base();
     params.device_window_size = devices_->window_size();
-    UnikernelBoot boot = load_unikernel(*memory_, params);
+    UnikernelBoot boot = abi.load(*memory_, params);
     boot_info_ = boot.info;
 
     for (int i = 0; i < config_.vcpus; ++i) {
         auto vcpu = std::make_unique<Vcpu>(Vcpu{i, vm_fd_.create_vcpu(i), {}});
         memory_->attach_vcpu(vcpu->fd.fd());
-        setup_unikernel_vcpu(vcpu->fd, boot.entry, i, config_.guest_cpl);
+        abi.setup_vcpu(vcpu->fd, boot, i, config_.guest_cpl);
         vcpus_.push_back(std::move(vcpu));
     }
 }

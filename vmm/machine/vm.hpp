@@ -27,6 +27,7 @@ namespace foldvm {
 
 class BalloonDevice;
 class DeviceManager;
+class GuestAbi;
 class GuestServices;
 class IrqLines;
 class Serial8250;
@@ -111,7 +112,8 @@ class Vm {
         VcpuFd fd;
         std::thread thread;
     };
-    void boot_unikernel();
+    // Loads the image and enters it through the guest ABI module.
+    void boot_unikernel(GuestAbi& abi);
     // vm_linux.cpp: irqchip, boot structures, ACPI and legacy devices.
     void create_linux_platform();
     void boot_linux(Kvm& kvm);
