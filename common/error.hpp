@@ -26,6 +26,8 @@ class SystemError : public std::runtime_error {
     int err_;
 };
 
-[[noreturn]] inline void throw_errno(const std::string& what) { throw SystemError(what, errno); }
+[[noreturn]] inline void throw_errno(const std::string& what) {
+    throw SystemError(what, errno);
+}
 
 } // namespace foldvm

@@ -21,7 +21,9 @@ struct Engine::Region {
     std::unique_ptr<Userfaultfd> uffd; // sync write-protect freeze; null = pause
     RegionStats counters;
 
-    PageMeta& meta(size_t index) const { return *PageDirectory::instance().meta(first + static_cast<PageId>(index)); }
+    PageMeta& meta(size_t index) const {
+        return *PageDirectory::instance().meta(first + static_cast<PageId>(index));
+    }
     size_t index_of(const PageMeta& m) const { return m.self - first; }
     uint8_t* address(size_t index) const { return spec.base + index * kPageSize; }
     void set_pending(size_t index) { pending[index / 64] |= 1ull << (index % 64); }

@@ -24,7 +24,8 @@ PageId PageDirectory::allocate(size_t pages, void* owner) {
         if (run < need) continue;
         size_t first = c + 1 - need;
         for (size_t i = 0; i < need; ++i) {
-            auto* metas = static_cast<PageMeta*>(mi_zalloc_aligned(sizeof(PageMeta) * kChunkPages, 64));
+            auto* metas =
+                static_cast<PageMeta*>(mi_zalloc_aligned(sizeof(PageMeta) * kChunkPages, 64));
             if (!metas) throw std::bad_alloc();
             chunks_[first + i] = {metas, owner, static_cast<uint32_t>(i * kChunkPages)};
             for (uint32_t p = 0; p < kChunkPages; ++p) {

@@ -5,9 +5,9 @@
 
 #include "page_meta.hpp"
 
-#include <mutex>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace foldvm::dedup {
@@ -18,7 +18,7 @@ constexpr uint32_t kMaxChunks = 1u << 16; // 2^28 pages = 1 TiB tracked
 
 struct MetaChunk {
     PageMeta* metas;
-    void* owner;        // the engine's region record
+    void* owner;         // the engine's region record
     uint32_t first_page; // index of metas[0] within the owner
 };
 

@@ -16,8 +16,8 @@ PagePool::PagePool(uint32_t max_slots) : max_slots_(max_slots) {
     uint64_t bytes = uint64_t(max_slots) * kPageSize;
     // A sparse file: only slots that hold content use memory.
     if (::ftruncate(fd_.get(), static_cast<off_t>(bytes)) < 0) throw_errno("ftruncate(pool)");
-    void* view = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                        fd_.get(), 0);
+    void* view =
+        ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_.get(), 0);
     if (view == MAP_FAILED) throw_errno("mmap(pool view)");
     view_ = Mapping(view, bytes);
     used_.assign((max_slots + 63) / 64, 0);
@@ -43,7 +43,8 @@ uint32_t PagePool::allocate(uint32_t hint) {
             }
         }
         if (slot == kNoSlot) {
-            while (high_water_ < max_slots_ && !is_free(high_water_)) ++high_water_;
+            while (high_water_ < max_slots_ && !is_free(high_water_))
+                ++high_water_;
             if (high_water_ >= max_slots_) return kNoSlot;
             slot = high_water_;
         }

@@ -12,7 +12,8 @@ enum class Phase { Collect, Hash, Freeze, Verify, Remap, Zero, Thaw, Count };
 constexpr size_t kPhaseCount = static_cast<size_t>(Phase::Count);
 
 inline const char* phase_name(Phase p) {
-    constexpr const char* names[] = {"collect", "hash", "freeze", "verify", "remap", "zero", "thaw"};
+    constexpr const char* names[] = {"collect", "hash", "freeze", "verify",
+                                     "remap",   "zero", "thaw"};
     return names[static_cast<size_t>(p)];
 }
 

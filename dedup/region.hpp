@@ -24,10 +24,10 @@ class WriteTracker {
 };
 
 struct RegionSpec {
-    std::string name;              // e.g. "vm3"
+    std::string name;               // e.g. "vm3"
     std::string domain = "default"; // non-zero pages merge only within a domain
-    uint8_t* base = nullptr;       // page aligned
-    size_t size = 0;               // multiple of 4 KiB
+    uint8_t* base = nullptr;        // page aligned
+    size_t size = 0;                // multiple of 4 KiB
     std::unique_ptr<WriteTracker> tracker;
     // Freeze fallback when userfaultfd write-protect cannot be used: stop
     // and restart every writer of the region (vCPUs, device threads).

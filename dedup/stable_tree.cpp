@@ -9,7 +9,8 @@ bool key_less(uint32_t da, uint64_t ha, uint32_t db, uint64_t hb) {
 } // namespace
 
 bool StableTree::Compare::operator()(const StableNode& a, const StableNode& b) const {
-    if (a.domain != b.domain || a.hash != b.hash) return key_less(a.domain, a.hash, b.domain, b.hash);
+    if (a.domain != b.domain || a.hash != b.hash)
+        return key_less(a.domain, a.hash, b.domain, b.hash);
     return a.slot < b.slot;
 }
 bool StableTree::Compare::operator()(const StableKey& a, const StableNode& b) const {
@@ -19,7 +20,9 @@ bool StableTree::Compare::operator()(const StableNode& a, const StableKey& b) co
     return key_less(a.domain, a.hash, b.domain, b.hash);
 }
 
-StableTree::~StableTree() { tree_.clear(); }
+StableTree::~StableTree() {
+    tree_.clear();
+}
 
 StableNode* StableTree::find_with_room(const StableKey& key, uint32_t max_sharers) {
     auto [it, end] = tree_.equal_range(key, Compare{});
@@ -28,7 +31,9 @@ StableNode* StableTree::find_with_room(const StableKey& key, uint32_t max_sharer
     return nullptr;
 }
 
-size_t StableTree::count(const StableKey& key) const { return tree_.count(key, Compare{}); }
+size_t StableTree::count(const StableKey& key) const {
+    return tree_.count(key, Compare{});
+}
 
 StableNode& StableTree::create(const StableKey& key, uint32_t slot) {
     uint32_t index;

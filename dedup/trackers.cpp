@@ -51,7 +51,8 @@ void UffdAsyncTracker::on_remap(void* addr, size_t len) {
 void UffdAsyncTracker::collect(uint64_t* bitmap) {
     size_t pages = size_ / kPageSize;
     if (first_) {
-        for (size_t w = 0; w < (pages + 63) / 64; ++w) bitmap[w] = ~0ull;
+        for (size_t w = 0; w < (pages + 63) / 64; ++w)
+            bitmap[w] = ~0ull;
         first_ = false;
         // Fall through: also re-arm what was written so far.
     }

@@ -14,7 +14,9 @@ UnstableTree::UnstableTree()
     Algo::init_header(header_);
 }
 
-UnstableTree::~UnstableTree() { PageDirectory::instance().release(header_id_, 1); }
+UnstableTree::~UnstableTree() {
+    PageDirectory::instance().release(header_id_, 1);
+}
 
 PageMeta* UnstableTree::find(uint64_t salted_hash) const {
     PageMeta* n = Algo::find(header_, salted_hash, Compare{});

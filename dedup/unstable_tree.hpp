@@ -1,7 +1,7 @@
 // The unstable tree: unmerged candidate pages ordered by content hash. The
 // engine salts the hash with the page's dedup domain, so equal keys imply the
-// same domain without a domain lookup per comparison. Boost.Intrusive's red-black algorithms run over 32-bit page-id links
-// stored inside PageMeta, so a tracked page costs no extra node memory.
+// same domain without a domain lookup per comparison. Boost.Intrusive's red-black algorithms run
+// over 32-bit page-id links stored inside PageMeta, so a tracked page costs no extra node memory.
 //
 // Unlike KSM's memcmp-ordered tree, the order uses the hash recorded when the
 // page was last hashed, so a concurrent guest write cannot corrupt the tree;
@@ -12,7 +12,6 @@
 #include "page_directory.hpp"
 
 #include <boost/intrusive/rbtree_algorithms.hpp>
-
 
 namespace foldvm::dedup {
 

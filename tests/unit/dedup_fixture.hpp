@@ -40,7 +40,8 @@ struct TestRegion {
     void fill(size_t i, uint64_t value) {
         tracker->mark(i);
         auto* w = reinterpret_cast<uint64_t*>(page(i));
-        for (size_t k = 0; k < kPageSize / 8; ++k) w[k] = value ? value * 0x9e3779b97f4a7c15ull + k : 0;
+        for (size_t k = 0; k < kPageSize / 8; ++k)
+            w[k] = value ? value * 0x9e3779b97f4a7c15ull + k : 0;
     }
     bool holds(size_t i, uint64_t value) const {
         auto* w = reinterpret_cast<const uint64_t*>(page(i));

@@ -47,7 +47,8 @@ TEST_CASE("identical pages merge, zero pages are released, contents stay", "[ded
 TEST_CASE("a write to a merged page stays private to its writer", "[dedup][cow]") {
     dedup::Engine engine(fast_config());
     TestRegion a(engine, 16), b(engine, 16), c(engine, 16);
-    for (size_t i = 0; i < 16; ++i) a.fill(i, 42 + i), b.fill(i, 42 + i), c.fill(i, 42 + i);
+    for (size_t i = 0; i < 16; ++i)
+        a.fill(i, 42 + i), b.fill(i, 42 + i), c.fill(i, 42 + i);
     engine.run_full_pass();
     REQUIRE(engine.stats().pages_sharing == 32);
 
@@ -88,7 +89,8 @@ TEST_CASE("a released pool slot is reused", "[dedup][pool]") {
 TEST_CASE("neighbouring merges coalesce into one mapping", "[dedup][mappings]") {
     dedup::Engine engine(fast_config());
     TestRegion a(engine, 256), b(engine, 256);
-    for (size_t i = 0; i < 256; ++i) a.fill(i, 300 + i), b.fill(i, 300 + i);
+    for (size_t i = 0; i < 256; ++i)
+        a.fill(i, 300 + i), b.fill(i, 300 + i);
     engine.run_full_pass();
     REQUIRE(engine.stats().pages_sharing == 256);
     // Count VMAs that cover region b: coalesced runs give very few.
@@ -118,7 +120,8 @@ TEST_CASE("the mapping budget stops new mappings but zero pages still merge", "[
     CHECK(s.pages_sharing < 256);
     REQUIRE(logs.size() == 1);
     CHECK_THAT(logs[0], Catch::Contains("mapping budget"));
-    for (size_t i = 0; i < 512; ++i) REQUIRE(a.holds(i, i % 2 ? 0 : 10 + i));
+    for (size_t i = 0; i < 512; ++i)
+        REQUIRE(a.holds(i, i % 2 ? 0 : 10 + i));
 }
 
 TEST_CASE("max_page_sharing splits a popular content into a chain", "[dedup][chains]") {
@@ -126,20 +129,23 @@ TEST_CASE("max_page_sharing splits a popular content into a chain", "[dedup][cha
     cfg.max_page_sharing = 4;
     dedup::Engine engine(cfg);
     TestRegion a(engine, 10);
-    for (size_t i = 0; i < 10; ++i) a.fill(i, 777);
+    for (size_t i = 0; i < 10; ++i)
+        a.fill(i, 777);
     engine.run_full_pass();
     engine.run_full_pass();
     auto s = engine.stats();
     CHECK(s.pages_shared == 3); // 4 + 4 + 2 sharers
     CHECK(s.pages_sharing == 7);
     CHECK(s.stable_node_chains == 1);
-    for (size_t i = 0; i < 10; ++i) REQUIRE(a.holds(i, 777));
+    for (size_t i = 0; i < 10; ++i)
+        REQUIRE(a.holds(i, 777));
 }
 
 TEST_CASE("domains isolate non-zero pages but zero pages merge everywhere", "[dedup][domains]") {
     dedup::Engine engine(fast_config());
     TestRegion a(engine, 8, "tenant-a"), b(engine, 8, "tenant-b");
-    for (size_t i = 0; i < 8; ++i) a.fill(i, i < 4 ? 0 : 55 + i), b.fill(i, i < 4 ? 0 : 55 + i);
+    for (size_t i = 0; i < 8; ++i)
+        a.fill(i, i < 4 ? 0 : 55 + i), b.fill(i, i < 4 ? 0 : 55 + i);
     engine.run_full_pass();
     auto s = engine.stats();
     CHECK(s.pages_sharing == 0);
@@ -163,7 +169,8 @@ TEST_CASE("volatile pages are skipped until they settle", "[dedup][volatile]") {
 TEST_CASE("unchanged pages are not re-hashed", "[dedup]") {
     dedup::Engine engine(fast_config());
     TestRegion a(engine, 128);
-    for (size_t i = 0; i < 128; ++i) a.fill(i, 1 + i);
+    for (size_t i = 0; i < 128; ++i)
+        a.fill(i, 1 + i);
     engine.run_full_pass();
     uint64_t hashed = engine.stats().pages_hashed;
     CHECK(hashed == 128);
@@ -176,7 +183,8 @@ TEST_CASE("unchanged pages are not re-hashed", "[dedup]") {
 TEST_CASE("unmerge_all gives every sharer a private copy", "[dedup]") {
     dedup::Engine engine(fast_config());
     TestRegion a(engine, 32), b(engine, 32);
-    for (size_t i = 0; i < 32; ++i) a.fill(i, 9 + i), b.fill(i, 9 + i);
+    for (size_t i = 0; i < 32; ++i)
+        a.fill(i, 9 + i), b.fill(i, 9 + i);
     engine.run_full_pass();
     REQUIRE(engine.stats().pages_shared == 32);
     engine.unmerge_all();
@@ -184,7 +192,8 @@ TEST_CASE("unmerge_all gives every sharer a private copy", "[dedup]") {
     CHECK(s.pages_shared == 0);
     CHECK(s.pages_sharing == 0);
     CHECK(private_resident_pages(a.page(0), 32) == 32);
-    for (size_t i = 0; i < 32; ++i) REQUIRE((a.holds(i, 9 + i) && b.holds(i, 9 + i)));
+    for (size_t i = 0; i < 32; ++i)
+        REQUIRE((a.holds(i, 9 + i) && b.holds(i, 9 + i)));
 }
 
 TEST_CASE("ground truth: sharing + zero equals an independent duplicate count", "[dedup]") {
@@ -196,7 +205,9 @@ TEST_CASE("ground truth: sharing + zero equals an independent duplicate count", 
         for (size_t i = 0; i < 1024; ++i) {
             rng = rng * 6364136223846793005ull + 1;
             unsigned kind = (rng >> 33) % 100;
-            uint64_t v = kind < 5 ? 0 : kind < 70 ? 1 + (rng >> 40) % 300 : (uint64_t(r) << 32) + i + 1;
+            uint64_t v = kind < 5    ? 0
+                         : kind < 70 ? 1 + (rng >> 40) % 300
+                                     : (uint64_t(r) << 32) + i + 1;
             regions.back()->fill(i, v);
         }
     }
@@ -207,11 +218,14 @@ TEST_CASE("ground truth: sharing + zero equals an independent duplicate count", 
     static const uint8_t zeros[kPageSize] = {};
     for (auto& reg : regions)
         for (size_t i = 0; i < 1024; ++i) {
-            if (std::memcmp(reg->page(i), zeros, kPageSize) == 0) ++zero;
-            else ++counts[XXH3_64bits(reg->page(i), kPageSize)];
+            if (std::memcmp(reg->page(i), zeros, kPageSize) == 0)
+                ++zero;
+            else
+                ++counts[XXH3_64bits(reg->page(i), kPageSize)];
         }
     uint64_t duplicates = 0;
-    for (auto& [h, n] : counts) duplicates += n - 1;
+    for (auto& [h, n] : counts)
+        duplicates += n - 1;
     auto s = engine.stats();
     CHECK(s.zero_pages == zero);
     CHECK(s.pages_sharing == duplicates);

@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <shared_mutex>
 #include <chrono>
+#include <shared_mutex>
 #include <thread>
 
 using namespace foldvm;
@@ -21,7 +21,8 @@ constexpr uint64_t kValues = 12; // few values: pages are equal (mergeable) ofte
 // Page content: word 0..7 carry the value, the rest is identical everywhere.
 void write_value(uint8_t* page, uint64_t v) {
     auto* w = reinterpret_cast<volatile uint64_t*>(page);
-    for (int k = 0; k < 8; ++k) w[k] = v;
+    for (int k = 0; k < 8; ++k)
+        w[k] = v;
 }
 bool has_value(const uint8_t* page, uint64_t v) {
     auto* w = reinterpret_cast<const volatile uint64_t*>(page);
@@ -72,7 +73,8 @@ StressResult hammer(uint8_t* base, int threads, uint64_t writes_per_thread, Befo
             writes.fetch_add(n);
         });
     }
-    for (auto& th : pool) th.join();
+    for (auto& th : pool)
+        th.join();
     return {writes.load(), lost.load()};
 }
 
@@ -84,16 +86,15 @@ TEST_CASE("no write is lost while the engine merges at full speed (userfaultfd f
     cfg.merge_batch_pages = 64;
     dedup::Engine engine(cfg);
     TestRegion region(engine, kPages);
-    for (size_t i = 0; i < kPages; ++i) region.fill(i, 1), write_value(region.page(i), 1);
+    for (size_t i = 0; i < kPages; ++i)
+        region.fill(i, 1), write_value(region.page(i), 1);
     engine.start();
     auto result = hammer(
-        region.page(0), 1, 1'000'000, [&](size_t i) { region.tracker->mark(i); },
-        [] { return 0; });
+        region.page(0), 1, 1'000'000, [&](size_t i) { region.tracker->mark(i); }, [] { return 0; });
     engine.stop();
     auto s = engine.stats();
-    INFO("merge_batches=" << s.merge_batches << " cow_breaks=" << s.cow_breaks
-                          << " freeze_p99_us=" << s.freeze_wait_us_p99
-                          << " writes=" << result.writes);
+    INFO("merge_batches=" << s.merge_batches << " cow_breaks=" << s.cow_breaks << " freeze_p99_us="
+                          << s.freeze_wait_us_p99 << " writes=" << result.writes);
     CHECK(result.writes >= 1'000'000);
     CHECK(result.lost == 0);
     CHECK(s.merge_batches > 10);
@@ -112,7 +113,8 @@ TEST_CASE("no write is lost with async write-protect tracking and the pause free
     dedup::Engine engine(cfg);
     Mapping mem = Mapping::anonymous(kPages * kPageSize);
     ::madvise(mem.get(), mem.size(), MADV_NOHUGEPAGE);
-    for (size_t i = 0; i < kPages; ++i) write_value(mem.bytes() + i * kPageSize, 1);
+    for (size_t i = 0; i < kPages; ++i)
+        write_value(mem.bytes() + i * kPageSize, 1);
     std::shared_mutex writers;
     dedup::RegionSpec spec;
     spec.name = "async";

@@ -24,16 +24,22 @@ int run_boot_bench(int argc, char** argv) {
     int vms = 200, execs = 30, idle = 100;
     for (int i = 0; i + 1 < argc; i += 2) {
         std::string k = argv[i];
-        if (k == "--vms") vms = std::stoi(argv[i + 1]);
-        else if (k == "--execs") execs = std::stoi(argv[i + 1]);
-        else if (k == "--idle") idle = std::stoi(argv[i + 1]);
-        else throw std::invalid_argument("unknown option " + k);
+        if (k == "--vms")
+            vms = std::stoi(argv[i + 1]);
+        else if (k == "--execs")
+            execs = std::stoi(argv[i + 1]);
+        else if (k == "--idle")
+            idle = std::stoi(argv[i + 1]);
+        else
+            throw std::invalid_argument("unknown option " + k);
     }
     std::string dir = self_dir();
     std::string hello = dir + "/guest-kernels/hello.elf";
     std::string memfill = dir + "/guest-kernels/memfill.elf";
-    Blob hello_image = std::make_shared<const std::vector<uint8_t>>(read_image_file(hello, 64 << 20));
-    Blob memfill_image = std::make_shared<const std::vector<uint8_t>>(read_image_file(memfill, 64 << 20));
+    Blob hello_image =
+        std::make_shared<const std::vector<uint8_t>>(read_image_file(hello, 64 << 20));
+    Blob memfill_image =
+        std::make_shared<const std::vector<uint8_t>>(read_image_file(memfill, 64 << 20));
 
     // 1. In-process creation to first hypercall, one VM at a time.
     Host host;
@@ -50,7 +56,8 @@ int run_boot_bench(int argc, char** argv) {
         vm->start();
         while (vm->first_hypercall_at().time_since_epoch().count() == 0 && !vm->finished())
             std::this_thread::yield();
-        create_ms.push_back(std::chrono::duration<double, std::milli>(vm->first_hypercall_at() - t0).count());
+        create_ms.push_back(
+            std::chrono::duration<double, std::milli>(vm->first_hypercall_at() - t0).count());
         host.remove_vm(id);
     }
     double vms_per_s = vms / seconds_since(t_all);
@@ -59,7 +66,8 @@ int run_boot_bench(int argc, char** argv) {
     std::vector<double> exec_ms;
     std::string foldvm = dir + "/foldvm";
     for (int i = 0; i < execs; ++i) {
-        const char* args[] = {foldvm.c_str(), "run", hello.c_str(), "--mem", "4M", "--dedup", "off", nullptr};
+        const char* args[] = {foldvm.c_str(), "run",     hello.c_str(), "--mem",
+                              "4M",           "--dedup", "off",         nullptr};
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -71,7 +79,8 @@ int run_boot_bench(int argc, char** argv) {
         waitpid(pid, &status, 0);
         exec_ms.push_back(seconds_since(t0) * 1000);
         posix_spawn_file_actions_destroy(&fa);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("foldvm run hello failed");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            throw std::runtime_error("foldvm run hello failed");
     }
 
     // 3. Monitor memory per idle VM: RSS growth minus the guests' own RAM.
@@ -98,17 +107,19 @@ int run_boot_bench(int argc, char** argv) {
     double per_vm = (double(rss1) - double(rss0) - double(guest_kib)) / idle;
     host.stop_all();
 
-    nlohmann::json out = {{"bench", "boot"},
-                          {"vms", vms},
-                          {"create_to_main_ms_p50", percentile(create_ms, 50)},
-                          {"create_to_main_ms_p99", percentile(create_ms, 99)},
-                          {"exec_to_exit_ms_p50", percentile(exec_ms, 50)},
-                          {"exec_to_exit_ms_p99", percentile(exec_ms, 99)},
-                          {"vmm_rss_kib_per_vm", per_vm},
-                          {"idle_vms", idle},
-                          {"guest_resident_kib_per_vm", double(guest_kib) / idle},
-                          {"vms_per_s", vms_per_s},
-                          {"targets", {{"create_to_main_ms_p50", 2.0}, {"exec_to_exit_ms", 4.5}, {"vmm_rss_kib_per_vm", 2048}}}};
+    nlohmann::json out = {
+        {"bench", "boot"},
+        {"vms", vms},
+        {"create_to_main_ms_p50", percentile(create_ms, 50)},
+        {"create_to_main_ms_p99", percentile(create_ms, 99)},
+        {"exec_to_exit_ms_p50", percentile(exec_ms, 50)},
+        {"exec_to_exit_ms_p99", percentile(exec_ms, 99)},
+        {"vmm_rss_kib_per_vm", per_vm},
+        {"idle_vms", idle},
+        {"guest_resident_kib_per_vm", double(guest_kib) / idle},
+        {"vms_per_s", vms_per_s},
+        {"targets",
+         {{"create_to_main_ms_p50", 2.0}, {"exec_to_exit_ms", 4.5}, {"vmm_rss_kib_per_vm", 2048}}}};
     std::cout << out.dump() << std::endl;
     return 0;
 }

@@ -39,7 +39,9 @@ void on_signal(int sig) {
 
 } // namespace
 
-bool KsmSettings::available() { return ::access("/sys/kernel/mm/ksm/run", W_OK) == 0; }
+bool KsmSettings::available() {
+    return ::access("/sys/kernel/mm/ksm/run", W_OK) == 0;
+}
 
 KsmSettings::KsmSettings() {
     if (!available()) throw std::runtime_error("KSM is not available or not writable here");

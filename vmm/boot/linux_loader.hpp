@@ -24,7 +24,7 @@ std::vector<E820Entry> linux_e820(uint64_t ram_bytes);
 
 struct LinuxLoad {
     uint64_t kernel_gpa = 0;
-    uint64_t entry = 0; // 64-bit entry point: kernel_gpa + 0x200
+    uint64_t entry = 0;             // 64-bit entry point: kernel_gpa + 0x200
     bool host_decompressed = false; // the vmlinux was unpacked on the host
     uint64_t initrd_gpa = 0;
     uint64_t initrd_size = 0;

@@ -13,8 +13,7 @@
 #include <iostream>
 
 int main(int argc, char** argv) {
-    CLI::App app{"foldvm: a KVM monitor for unikernel microVMs with built-in page dedup",
-                 "foldvm"};
+    CLI::App app{"foldvm: a KVM monitor for unikernel microVMs with built-in page dedup", "foldvm"};
     app.set_version_flag("--version", std::string("foldvm ") + foldvm::kVersion);
     app.require_subcommand(1);
 

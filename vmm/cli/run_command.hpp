@@ -24,10 +24,10 @@ struct RunOptions {
     std::string api_sock;
     std::string dirty_log = "bitmap";
     bool summary = false;
-    bool balloon_enabled = false; // --balloon given (its value may be empty)
-    std::string balloon;          // --balloon key=value,...
+    bool balloon_enabled = false;           // --balloon given (its value may be empty)
+    std::string balloon;                    // --balloon key=value,...
     std::string kernel_decompress = "host"; // Linux: host or guest
-    std::vector<std::string> drives; // --drive key=value,... (repeatable)
+    std::vector<std::string> drives;        // --drive key=value,... (repeatable)
 };
 
 // Registers `run`; the exit status of the run is stored in `result`.

@@ -18,7 +18,8 @@ DirtyRing::DirtyRing(int vcpu_fd, uint32_t bytes) : count_(bytes / sizeof(kvm_di
 uint32_t choose_dirty_ring_bytes(int kvm_max_bytes, uint32_t wanted) {
     if (kvm_max_bytes <= 0) return 0;
     uint32_t bytes = 4096;
-    while (bytes * 2 <= wanted && bytes * 2 <= static_cast<uint32_t>(kvm_max_bytes)) bytes *= 2;
+    while (bytes * 2 <= wanted && bytes * 2 <= static_cast<uint32_t>(kvm_max_bytes))
+        bytes *= 2;
     return bytes <= static_cast<uint32_t>(kvm_max_bytes) ? bytes : 0;
 }
 

@@ -138,7 +138,8 @@ void GuestMemory::collect_dirty(uint64_t* bitmap) {
         if (manual_protect_ && any) vm_.clear_dirty_log(slot.id, 0, slot_pages, scratch_.data());
         // Slots start on 1 GiB boundaries, so their bits are 64-aligned.
         uint64_t first_word = slot.gpa / kPageSize / 64;
-        for (size_t w = 0; w < scratch_.size(); ++w) bitmap[first_word + w] |= scratch_[w];
+        for (size_t w = 0; w < scratch_.size(); ++w)
+            bitmap[first_word + w] |= scratch_[w];
     }
 }
 
@@ -160,7 +161,8 @@ void GuestMemory::discard(uint64_t gpa, uint64_t len) {
 
 std::vector<RamRegion> GuestMemory::regions() const {
     std::vector<RamRegion> out;
-    for (const Slot& s : slots_) out.push_back({s.gpa, ram_.bytes() + s.gpa, s.size});
+    for (const Slot& s : slots_)
+        out.push_back({s.gpa, ram_.bytes() + s.gpa, s.size});
     return out;
 }
 

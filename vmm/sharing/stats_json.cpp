@@ -40,7 +40,8 @@ nlohmann::json to_json(const dedup::DedupStats& s, bool with_regions) {
 
 nlohmann::json ksm_json(const KsmCounters& counters) {
     nlohmann::json j = nlohmann::json::object();
-    for (const auto& [k, v] : counters.values) j[k] = v;
+    for (const auto& [k, v] : counters.values)
+        j[k] = v;
     return j;
 }
 
