@@ -11,6 +11,8 @@
  *   churn=W   rewrite W random pages per second, in 10 ms bursts
  *   verify    re-check every page every verify_ms=M (500) ms
  *   duration_ms=D  stop after D ms: final verify, exit 0 or 3
+ *   min_writes=N   with duration_ms, go on past D ms until N churn writes
+ *                  are done (a write count that holds on a loaded host)
  *   exit_after_fill  exit 0 right after filling
  * Without churn/verify/duration it fills, reports, and idles forever. */
 #include "rt.h"
@@ -162,6 +164,7 @@ int main(const struct foldvm_boot_info *bi, const char *cmdline)
     int verify = rt_arg_flag("verify");
     uint64_t verify_ns = rt_arg_u64("verify_ms", 500) * RT_NS_PER_MS;
     uint64_t duration_ns = rt_arg_u64("duration_ms", 0) * RT_NS_PER_MS;
+    uint64_t min_writes = churn ? rt_arg_u64("min_writes", 0) : 0;
 
     uint64_t heap = rt_heap_pages_free();
     npages = min_u64(rt_arg_u64("pages", UINT64_MAX), max_fill(heap));
@@ -210,7 +213,7 @@ int main(const struct foldvm_boot_info *bi, const char *cmdline)
 
     for (;;) {
         uint64_t now = rt_now_ns();
-        if (duration_ns && now >= end)
+        if (duration_ns && now >= end && writes >= min_writes)
             break;
         if (churn && now >= next_churn) {
             uint64_t due = churn_due(churn, now - start);
@@ -230,7 +233,7 @@ int main(const struct foldvm_boot_info *bi, const char *cmdline)
             wake = min_u64(wake, next_churn);
         if (verify)
             wake = min_u64(wake, next_verify);
-        if (duration_ns)
+        if (duration_ns && now < end)
             wake = min_u64(wake, end);
         now = rt_now_ns();
         if (wake > now)

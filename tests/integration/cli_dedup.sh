@@ -20,7 +20,7 @@ expect_grep memfill-dedup 'dedup\(builtin\): pages_shared=[0-9]+'
 # Stress: guests rewrite pages as fast as they can while the engine merges at
 # full speed; every write is checked against a per-page checksum.
 expect_rc guest-stress 0 "$FOLDVM" run "$GUESTS/memfill.elf" --count 4 --mem 32M \
-    --cmdline "shared=0.75 zero=0.05 churn=100000 verify verify_ms=1000 duration_ms=15000" \
+    --cmdline "shared=0.75 zero=0.05 churn=100000 verify verify_ms=1000 duration_ms=15000 min_writes=250000" \
     --dedup-opt volatile_passes=0 --dedup-opt sleep_millisecs=0 --stats-interval 1
 total=$(grep -o 'memfill: done writes=[0-9]*' "$TMP/guest-stress.out" | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
 cow=$(grep -o '"cow_breaks":[0-9]*' "$TMP/guest-stress.out" | tail -1 | cut -d: -f2)
