@@ -270,6 +270,13 @@ void Engine::refresh_mappings_used() {
     mappings_used_ = procfs::mapping_count();
 }
 
+std::optional<RegionStats> Engine::region_stats(RegionId id) const {
+    std::lock_guard lock(mutex_);
+    auto it = regions_.find(id);
+    if (it == regions_.end()) return std::nullopt;
+    return it->second->counters;
+}
+
 DedupStats Engine::stats() const {
     std::lock_guard lock(mutex_);
     DedupStats s;

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,9 @@ class Engine {
     // config; on an invalid result (InvalidInput) nothing changes.
     DedupConfig update_config(const std::function<void(DedupConfig&)>& edit);
     DedupStats stats() const;
+    // One region's counters (as in stats().regions), without the engine-wide
+    // figures; nullopt for an unknown region.
+    std::optional<RegionStats> region_stats(RegionId id) const;
     // Runs a full pass right away instead of sleeping.
     void scan_now();
 

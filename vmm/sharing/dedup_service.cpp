@@ -86,10 +86,16 @@ std::optional<dedup::DedupStats> DedupService::stats() const {
 
 std::optional<dedup::RegionStats> DedupService::stats(uint64_t vm_id) const {
     if (!engine_) return std::nullopt;
-    std::string name = "vm" + std::to_string(vm_id);
-    for (auto& r : engine_->stats().regions)
-        if (r.name == name) return r;
-    return std::nullopt;
+    dedup::RegionId region;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = regions_.find(vm_id);
+        if (it == regions_.end()) return std::nullopt;
+        region = it->second;
+    }
+    // One region's counters: the engine-wide stats would also read
+    // /proc/self/maps and the pool's residency, once per VM listed.
+    return engine_->region_stats(region);
 }
 
 void DedupService::scan_now() {
