@@ -39,6 +39,10 @@ struct VmConfig {
     // directly (false: the guest's own decompressor runs, as under QEMU).
     bool host_decompress = true;
     std::vector<BlockConfig> drives; // virtio-blk devices, after the balloon
+    // Overcommit: the most resident memory the governor lets this VM keep
+    // (0 = none) and its share when memory is tight (higher keeps more).
+    uint64_t mem_limit_mib = 0;
+    uint32_t mem_priority = 50;
 
     // The fields a REST client sets (POST /vms) and reads back; "balloon"
     // is the nested BalloonConfig model. None changes after creation.
