@@ -99,11 +99,74 @@ Userfaultfd::Userfaultfd(uint64_t features) {
 }
 
 void Userfaultfd::register_wp(void* addr, size_t len) {
+    std::lock_guard lock(modes_mutex_);
     uffdio_register reg{};
     reg.range.start = reinterpret_cast<uint64_t>(addr);
     reg.range.len = len;
-    reg.mode = UFFDIO_REGISTER_MODE_WP;
+    reg.mode = UFFDIO_REGISTER_MODE_WP | extra_modes_;
     if (::ioctl(fd_.get(), UFFDIO_REGISTER, &reg) < 0) throw_errno("UFFDIO_REGISTER(WP)");
+}
+
+void Userfaultfd::add_missing_mode(void* addr, size_t len) {
+    std::lock_guard lock(modes_mutex_);
+    uffdio_register reg{};
+    reg.range.start = reinterpret_cast<uint64_t>(addr);
+    reg.range.len = len;
+    reg.mode = UFFDIO_REGISTER_MODE_WP | UFFDIO_REGISTER_MODE_MISSING;
+    if (::ioctl(fd_.get(), UFFDIO_REGISTER, &reg) < 0) throw_errno("UFFDIO_REGISTER(MISSING|WP)");
+    extra_modes_ |= UFFDIO_REGISTER_MODE_MISSING;
+}
+
+bool Userfaultfd::missing_mode() const {
+    std::lock_guard lock(modes_mutex_);
+    return extra_modes_ & UFFDIO_REGISTER_MODE_MISSING;
+}
+
+size_t Userfaultfd::copy(void* dst, const void* src, size_t len, bool wake) {
+    uffdio_copy c{};
+    c.dst = reinterpret_cast<uint64_t>(dst);
+    c.src = reinterpret_cast<uint64_t>(src);
+    c.len = len;
+    c.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE;
+    size_t done = 0;
+    for (;;) {
+        c.copy = 0;
+        if (::ioctl(fd_.get(), UFFDIO_COPY, &c) == 0) return len;
+        int err = errno;
+        size_t part = c.copy > 0 ? static_cast<size_t>(c.copy) : 0;
+        done += part;
+        // EAGAIN: the mappings changed under the copy; retry the rest.
+        // EEXIST: a page is present already: report how far it got.
+        if (err == EAGAIN) {
+            c.dst += part, c.src += part, c.len -= part;
+            continue;
+        }
+        if (err == EEXIST) return done;
+        errno = err;
+        throw_errno("UFFDIO_COPY");
+    }
+}
+
+size_t Userfaultfd::zeropage(void* dst, size_t len, bool wake) {
+    uffdio_zeropage z{};
+    z.range.start = reinterpret_cast<uint64_t>(dst);
+    z.range.len = len;
+    z.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE;
+    size_t done = 0;
+    for (;;) {
+        z.zeropage = 0;
+        if (::ioctl(fd_.get(), UFFDIO_ZEROPAGE, &z) == 0) return len;
+        int err = errno;
+        size_t part = z.zeropage > 0 ? static_cast<size_t>(z.zeropage) : 0;
+        done += part;
+        if (err == EAGAIN) {
+            z.range.start += part, z.range.len -= part;
+            continue;
+        }
+        if (err == EEXIST) return done;
+        errno = err;
+        throw_errno("UFFDIO_ZEROPAGE");
+    }
 }
 
 void Userfaultfd::unregister(void* addr, size_t len) {
@@ -125,5 +188,6 @@ void Userfaultfd::wake(void* addr, size_t len) {
     uffdio_range range{reinterpret_cast<uint64_t>(addr), len};
     if (::ioctl(fd_.get(), UFFDIO_WAKE, &range) < 0) throw_errno("UFFDIO_WAKE");
 }
+
 
 } // namespace foldvm

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 namespace foldvm {
@@ -31,8 +32,22 @@ class Userfaultfd {
     int fd() const { return fd_.get(); }
     uint64_t features() const { return features_; }
 
-    // Registers [addr, addr+len) for write-protect tracking.
+    // Registers [addr, addr+len) for write-protect tracking, plus the modes
+    // added with add_missing_mode(): a range re-registered after a remap
+    // (dedup's merges and discards map new memory over guest RAM) keeps
+    // every mode its owners asked for.
     void register_wp(void* addr, size_t len);
+    // From now on [addr, addr+len) (and every later register_wp) also
+    // reports MISSING faults: a pager answers them (UFFDIO_COPY/ZEROPAGE).
+    void add_missing_mode(void* addr, size_t len);
+    bool missing_mode() const;
+    // Fills [dst, dst+len) atomically with a copy of `src` and wakes the
+    // faulting threads unless `wake` is false. Returns the bytes copied: less
+    // than len when part of the range was already present (EEXIST).
+    size_t copy(void* dst, const void* src, size_t len, bool wake = true);
+    // Maps the zero page over a missing range (reads see zeros, the first
+    // write allocates as usual); returns the bytes mapped like copy().
+    size_t zeropage(void* dst, size_t len, bool wake = true);
     void unregister(void* addr, size_t len);
     // Write-protects (freeze) or un-protects (thaw, wakes blocked writers).
     void write_protect(void* addr, size_t len, bool protect);
@@ -42,6 +57,11 @@ class Userfaultfd {
   private:
     UniqueFd fd_;
     uint64_t features_ = 0;
+    // Guards extra_modes_ across an UFFDIO_REGISTER so a concurrent
+    // add_missing_mode() can never be undone by a register_wp() that read
+    // the old modes.
+    mutable std::mutex modes_mutex_;
+    uint64_t extra_modes_ = 0;
 };
 
 } // namespace foldvm

@@ -70,12 +70,18 @@ RegionId Engine::add_region(RegionSpec spec) {
             if (!userfaultfd_wp_spans_mappings())
                 throw std::runtime_error(
                     "this kernel cannot write-protect a range spanning several mappings");
-            uint64_t want =
-                probe.features & (UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED);
-            r->uffd = std::make_unique<Userfaultfd>(want);
-            r->uffd->register_wp(r->spec.base, r->spec.size);
+            if (r->spec.shared_uffd) {
+                r->uffd = r->spec.shared_uffd;
+            } else {
+                uint64_t want = probe.features &
+                                (UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED);
+                r->own_uffd = std::make_unique<Userfaultfd>(want);
+                r->own_uffd->register_wp(r->spec.base, r->spec.size);
+                r->uffd = r->own_uffd.get();
+            }
         } catch (const std::exception& e) {
-            r->uffd.reset();
+            r->own_uffd.reset();
+            r->uffd = nullptr;
             std::lock_guard lock(mutex_);
             log_once(logged_pause_, std::string("dedup: userfaultfd freeze unavailable (") +
                                         e.what() + "); pausing writers around merges instead");
@@ -252,7 +258,18 @@ void Engine::halt_after_failure(const std::string& what) {
     // Regions that can pause their writers keep deduplicating that way.
     for (auto& [id, r] : regions_) {
         if (!r->uffd) continue;
-        r->uffd.reset();
+        if (r->own_uffd) {
+            r->own_uffd.reset();
+        } else {
+            // A shared userfaultfd stays open (its owner's pager needs it):
+            // drop the protection instead, which also wakes the writers.
+            try {
+                r->uffd->write_protect(r->spec.base, r->spec.size, false);
+            } catch (const std::exception&) {
+                // Nothing more to try: the owner's close will release them.
+            }
+        }
+        r->uffd = nullptr;
         r->counters.freeze_mode = (r->spec.pause && r->spec.resume) ? "pause" : "none";
     }
     config_.run = 0;

@@ -70,6 +70,17 @@ class Engine {
     void discard_range(RegionId id, size_t first, size_t count,
                        const std::function<void()>& while_blocked = {});
 
+    // For a pager outside the engine that moves pages out of memory: calls
+    // `evict(first, count)` under the engine lock for each run of pages in
+    // [first, first+count) of the region that may leave memory: plain
+    // anonymous pages. Pages in a pool mapping are left out (dropping them
+    // would expose the pool copy, and a merged page is shared already), as
+    // are zero-merged and discarded pages (they hold no memory). No merge
+    // interleaves with `evict`; it marks what it took in the region's
+    // `absent` bitmap. Throws InvalidInput for an unknown region or range.
+    void for_each_evictable(RegionId id, size_t first, size_t count,
+                            const std::function<void(size_t first, size_t count)>& evict);
+
     // Synchronous operations on the caller's thread (tests, benchmarks).
     void run_full_pass();
     void unmerge_all();

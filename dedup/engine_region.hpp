@@ -18,7 +18,14 @@ struct Engine::Region {
     // zero, or waiting in the unstable tree), volatile, or whose merge
     // failed. Settled pages cost nothing per pass.
     std::vector<uint64_t> pending;
-    std::unique_ptr<Userfaultfd> uffd; // sync write-protect freeze; null = pause
+    // Sync write-protect freeze (own_uffd, or the spec's shared one); null =
+    // pause.
+    std::unique_ptr<Userfaultfd> own_uffd;
+    Userfaultfd* uffd = nullptr;
+    bool is_absent(size_t index) const {
+        return spec.absent &&
+               (spec.absent[index / 64].load(std::memory_order_acquire) & (1ull << (index % 64)));
+    }
     RegionStats counters;
 
     PageMeta& meta(size_t index) const {

@@ -2,11 +2,16 @@
 // it are tracked, and how to stop writers while pages are remapped.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+
+namespace foldvm {
+class Userfaultfd;
+}
 
 namespace foldvm::dedup {
 
@@ -36,6 +41,13 @@ struct RegionSpec {
     // Prefer the userfaultfd write-protect freeze (the region must then not
     // be registered with another userfaultfd).
     bool uffd_freeze = true;
+    // The region's own userfaultfd, already registered for write-protect,
+    // which its owner keeps open while the region exists (a pager shares
+    // it); null: the engine opens one for the freeze.
+    Userfaultfd* shared_uffd = nullptr;
+    // Pages a pager moved out of memory (bit i = page i), or null. The
+    // scanner never reads them: reading would fault them back in.
+    const std::atomic<uint64_t>* absent = nullptr;
 };
 
 using RegionId = uint64_t;

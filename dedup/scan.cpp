@@ -134,6 +134,12 @@ void Engine::visit(Region& r, PageMeta& m) {
     ++counters_.pages_scanned;
     if (m.stable != kNoStable || m.has(kZeroMerged) || m.has(kInUnstable) || m.has(kDiscarded))
         return;
+    if (r.is_absent(r.index_of(m))) {
+        // Out of memory by a pager's choice: look again once it is back.
+        r.set_pending(r.index_of(m));
+        ++r.counters.pages_absent_skipped;
+        return;
+    }
     if (config_.volatile_passes > 0 && m.has(kEverWritten) &&
         static_cast<uint16_t>(pass_ - m.written_pass) < config_.volatile_passes) {
         r.set_pending(r.index_of(m));

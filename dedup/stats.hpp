@@ -106,6 +106,8 @@ struct StatInfo {
       "Zero pages of a VM released by dedup.")                                                     \
     X(uint64_t, cow_breaks, Counter, "foldvm_vm_dedup_cow_breaks_total",                           \
       "Copy-on-write breaks in a VM.")                                                             \
+    X(uint64_t, pages_absent_skipped, Counter, "foldvm_vm_dedup_pages_absent_skipped_total",       \
+      "Page visits skipped because the pager had the page out of memory.")                        \
     X(std::string, freeze_mode, Gauge, "", "userfaultfd, pause or none.")
 
 #define FOLDVM_DECLARE_STAT(type, member, ...) type member{};

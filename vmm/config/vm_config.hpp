@@ -34,6 +34,7 @@ struct VmConfig {
     bool dirty_logging = true;
     bool dirty_ring = false;              // per-vCPU dirty rings instead of the bitmap
     bool ksm_mergeable = false;           // --dedup ksm: hand RAM to the host's ksmd
+    bool userfaultfd = false; // guest RAM gets a userfaultfd (dedup freeze, pager)
     std::optional<BalloonConfig> balloon; // a virtio balloon device
     // Linux: inflate the bzImage payload on the host and enter the vmlinux
     // directly (false: the guest's own decompressor runs, as under QEMU).

@@ -73,6 +73,7 @@ Vm::Vm(Kvm& kvm, VmConfig config, VmEvents events)
     mem_opts.size = config_.mem_bytes;
     mem_opts.dirty_logging = config_.dirty_logging;
     mem_opts.dirty_ring = config_.dirty_ring;
+    mem_opts.userfaultfd = config_.userfaultfd;
     memory_ = std::make_unique<GuestMemory>(vm_fd_, mem_opts);
     if (config_.ksm_mergeable &&
         ::madvise(memory_->host_base(), memory_->size(), MADV_MERGEABLE) != 0)

@@ -43,6 +43,24 @@ GuestMemory::GuestMemory(VmFd& vm, const GuestMemoryOptions& opts) : vm_(vm) {
     }
     uint64_t pages = opts.size / kPageSize;
     vmm_log_ = std::make_unique<std::atomic<uint64_t>[]>((pages + 63) / 64);
+    absent_ = std::make_unique<std::atomic<uint64_t>[]>((pages + 63) / 64);
+    if (opts.userfaultfd) {
+        // Write-protect across anonymous and pool (shmem) mappings, and on
+        // pages never touched yet, as dedup's freeze needs.
+        // Without one (no /dev/userfaultfd access), dedup pauses writers
+        // instead and the pager leaves this VM alone: userfaultfd() says so.
+        auto probe = userfaultfd_features();
+        if (probe.available) {
+            try {
+                uffd_ = std::make_unique<Userfaultfd>(
+                    probe.features &
+                    (UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_UNPOPULATED));
+                uffd_->register_wp(ram_.get(), ram_.size());
+            } catch (const SystemError&) {
+                uffd_.reset();
+            }
+        }
+    }
     for (uint64_t gpa = 0; gpa < opts.size; gpa += opts.max_slot_size) {
         uint64_t len = std::min(opts.max_slot_size, opts.size - gpa);
         Slot slot{static_cast<uint32_t>(slots_.size()), gpa, len};
@@ -154,9 +172,16 @@ void GuestMemory::discard(uint64_t gpa, uint64_t len) {
                            std::to_string(gpa) + " len " + std::to_string(len));
     if (len == 0) return;
     std::lock_guard lock(discard_mutex_);
-    if (discarder_) return discarder_(gpa, len);
-    if (::madvise(ram_.bytes() + gpa, len, MADV_DONTNEED) != 0)
+    if (discarder_)
+        discarder_(gpa, len);
+    else if (::madvise(ram_.bytes() + gpa, len, MADV_DONTNEED) != 0)
         throw_errno("madvise(MADV_DONTNEED) on guest RAM");
+    if (discard_listener_) discard_listener_(gpa, len);
+}
+
+void GuestMemory::set_discard_listener(Discarder listener) {
+    std::lock_guard lock(discard_mutex_);
+    discard_listener_ = std::move(listener);
 }
 
 std::vector<RamRegion> GuestMemory::regions() const {

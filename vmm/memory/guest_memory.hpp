@@ -5,6 +5,7 @@
 
 #include "common/mapping.hpp"
 #include "common/page.hpp"
+#include "common/userfaultfd.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -29,6 +30,10 @@ struct GuestMemoryOptions {
     // when KVM offers them (falls back to the bitmap otherwise).
     bool dirty_ring = false;
     uint32_t dirty_ring_bytes = 64 * 1024;
+    // Open a userfaultfd for guest RAM (write-protect registered): dedup's
+    // freeze and the overcommit pager then share it, since a range can be
+    // registered with only one userfaultfd.
+    bool userfaultfd = false;
 };
 
 // A contiguous RAM range as the dedup engine sees it.
@@ -76,6 +81,21 @@ class GuestMemory {
     using Discarder = std::function<void(uint64_t gpa, uint64_t len)>;
     void set_discarder(Discarder discarder);
     void discard(uint64_t gpa, uint64_t len);
+    // Told of every discarded range right after the discarder ran (the
+    // pager drops its stored copies: the pages read as zeros now).
+    void set_discard_listener(Discarder listener);
+
+    // The userfaultfd of guest RAM (GuestMemoryOptions::userfaultfd), or
+    // nullptr without one.
+    Userfaultfd* userfaultfd() const { return uffd_.get(); }
+    // Pages a pager moved out of memory: bit i = page i. Readers that must
+    // not fault a page back in just to look at it (dedup's scanner) check it
+    // first; the pager sets a bit before the page leaves and clears it once
+    // the page is back.
+    std::atomic<uint64_t>* absent_bitmap() const { return absent_.get(); }
+    bool absent(uint64_t page) const {
+        return absent_[page / 64].load(std::memory_order_acquire) & (1ull << (page % 64));
+    }
 
     // Dirty-ring mode: every vCPU's ring must be attached right after the
     // vCPU is created; a vCPU whose ring filled up harvests before re-entry.
@@ -107,6 +127,9 @@ class GuestMemory {
     bool ring_first_ = true;
     std::mutex discard_mutex_; // held across a discard so replacing the discarder waits
     Discarder discarder_;
+    Discarder discard_listener_;
+    std::unique_ptr<Userfaultfd> uffd_;
+    std::unique_ptr<std::atomic<uint64_t>[]> absent_;
 };
 
 } // namespace foldvm

@@ -57,6 +57,8 @@ DedupService::~DedupService() {
 void DedupService::prepare(VmConfig& config) const {
     config.ksm_mergeable = mode_ == DedupMode::Ksm;
     config.dirty_logging = mode_ == DedupMode::Builtin;
+    // The freeze uses guest RAM's own userfaultfd, which a pager shares.
+    if (mode_ == DedupMode::Builtin) config.userfaultfd = true;
 }
 
 void DedupService::require_builtin(const std::string& what) const {
@@ -114,6 +116,8 @@ void DedupService::vm_created(uint64_t id, Vm& vm) {
     spec.base = vm.memory().host_base();
     spec.size = vm.memory().size();
     spec.tracker = std::make_unique<GuestRamTracker>(vm.memory());
+    spec.shared_uffd = vm.memory().userfaultfd();
+    spec.absent = vm.memory().absent_bitmap();
     // Fallback freeze without userfaultfd: park the vCPUs (device threads
     // write guest RAM only from vCPU exits today).
     spec.pause = [&vm] { vm.hold(); };
