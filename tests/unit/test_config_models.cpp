@@ -89,8 +89,11 @@ TEST_CASE("read and written JSON round-trip in the model's units", "[config]") {
     json body = {{"kernel", "/k.elf"}, {"mem_mib", 64},
                  {"vcpus", 2},         {"cmdline", "x=1"},
                  {"initrd", "/i"},     {"dedup_domain", "d"},
-                 {"guest_cpl", 0},     {"balloon", {{"amount_mib", 8}, {"deflate_on_oom", true}}}};
+                 {"guest_cpl", 0},     {"balloon", {{"amount_mib", 8}, {"deflate_on_oom", true}}},
+                 {"mem_limit_mib", 48}, {"mem_priority", 70}};
     VmConfig c = read_vm_config(body);
+    CHECK(c.mem_limit_mib == 48);
+    CHECK(c.mem_priority == 70);
     CHECK(c.mem_bytes == 64ull << 20);
     CHECK(c.kernel_path == "/k.elf");
     CHECK(c.initrd_path == "/i");
