@@ -189,5 +189,4 @@ void Userfaultfd::wake(void* addr, size_t len) {
     if (::ioctl(fd_.get(), UFFDIO_WAKE, &range) < 0) throw_errno("UFFDIO_WAKE");
 }
 
-
 } // namespace foldvm

@@ -183,6 +183,11 @@ void Vm::stop() {
     parking_.stop();
 }
 
+void Vm::fail(const std::string& reason) {
+    finish(VmState::Crashed, kCrashExitCode, reason);
+    parking_.stop();
+}
+
 bool Vm::finished() const {
     VmState s = state_.load();
     return s == VmState::Exited || s == VmState::Crashed || s == VmState::Stopped;

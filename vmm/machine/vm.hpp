@@ -68,6 +68,9 @@ class Vm {
     void release();
     // Requests stop; returns without waiting. wait() joins.
     void stop();
+    // Ends the VM as crashed from outside its vCPUs (the pager could not
+    // restore a page): the reason reaches crash_reason() and the operator.
+    void fail(const std::string& reason);
     int wait();
     // Waits up to `timeout`; returns true if the VM finished.
     bool wait_for(std::chrono::milliseconds timeout);

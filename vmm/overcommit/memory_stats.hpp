@@ -42,7 +42,7 @@ struct HostMemoryStats {
     uint64_t budget_bytes = 0;
     std::string budget_source; // "explicit" or "auto"
     MemoryState state = MemoryState::High;
-    uint64_t used_bytes = 0;    // what counts against the budget
+    uint64_t used_bytes = 0; // what counts against the budget
     uint64_t peak_used_bytes = 0;
     uint64_t high_free_bytes = 0, soft_free_bytes = 0, hard_free_bytes = 0; // thresholds
     TierStats compressed;
@@ -51,11 +51,11 @@ struct HostMemoryStats {
 };
 
 struct VmMemoryStats {
-    std::string state;          // "active" or "parked"
-    uint64_t pages = 0;         // guest RAM pages
+    std::string state;  // "active" or "parked"
+    uint64_t pages = 0; // guest RAM pages
     uint64_t resident_pages = 0;
-    uint64_t merged_pages = 0;  // mapped from the dedup pool
-    uint64_t zero_pages = 0;    // evicted as zero (nothing stored)
+    uint64_t merged_pages = 0; // mapped from the dedup pool
+    uint64_t zero_pages = 0;   // evicted as zero (nothing stored)
     uint64_t compressed_pages = 0;
     uint64_t swapped_pages = 0;
     uint64_t working_set_pages = 0; // accessed in the last cold_age_s

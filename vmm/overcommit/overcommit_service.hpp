@@ -46,6 +46,8 @@ class OvercommitService : public Host::Observer {
     OvercommitService& operator=(const OvercommitService&) = delete;
 
     bool enabled() const;
+    // Fits a VM's config before creation: guest RAM gets a userfaultfd.
+    void prepare(VmConfig& config) const;
     OvercommitConfig config() const;
     // Read-modify-write of the live fields under the service lock; returns
     // the config now in force. FieldError if the result is invalid (nothing

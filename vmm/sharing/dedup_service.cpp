@@ -108,6 +108,20 @@ void DedupService::unmerge_all() {
     engine("dedup actions").unmerge_all();
 }
 
+void DedupService::for_each_evictable(uint64_t vm_id, size_t first, size_t count,
+                                      const std::function<void(size_t, size_t)>& evict) const {
+    std::optional<dedup::RegionId> region;
+    if (engine_) {
+        std::lock_guard lock(mutex_);
+        auto it = regions_.find(vm_id);
+        if (it != regions_.end()) region = it->second;
+    }
+    if (region)
+        engine_->for_each_evictable(*region, first, count, evict);
+    else
+        evict(first, count);
+}
+
 void DedupService::vm_created(uint64_t id, Vm& vm) {
     if (!engine_) return;
     dedup::RegionSpec spec;

@@ -1,0 +1,128 @@
+// The overcommit pager with real guests: memfill fills its RAM with known
+// contents and keeps verifying them while the host evicts its pages, so a
+// vCPU that touches an evicted page must block in userfaultfd and resume
+// with the right bytes, or the guest reports a mismatch.
+#include "common/procfs.hpp"
+#include "vmm/boot/elf_loader.hpp"
+#include "vmm/machine/console_log.hpp"
+#include "vmm/machine/host.hpp"
+#include "vmm/overcommit/overcommit_service.hpp"
+#include "vmm/sharing/dedup_service.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+using namespace foldvm;
+using namespace std::chrono_literals;
+
+namespace {
+
+Blob load(const char* name) {
+    return std::make_shared<const std::vector<uint8_t>>(
+        read_image_file(std::string(GUEST_DIR) + "/" + name + ".elf", 64 << 20));
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(5ms);
+    }
+    return pred();
+}
+
+uint64_t resident_pages(Vm& vm) {
+    return procfs::resident_pages(vm.memory().host_base(), vm.memory().size());
+}
+
+// A host whose budget is far above what the tests use: evictions come only
+// from park() and per-VM limits, so each test decides what leaves memory.
+struct PagedHost {
+    explicit PagedHost(DedupMode mode, OvercommitConfig oc = {})
+        : dedup(host, mode, {}), overcommit(host, dedup, with_budget(oc)) {
+        host.add_observer(&dedup);
+        host.add_observer(&overcommit);
+    }
+    ~PagedHost() {
+        host.stop_all();
+        for (auto& [id, vm] : host.vms())
+            host.remove_vm(id);
+        host.remove_observer(&overcommit);
+        host.remove_observer(&dedup);
+    }
+    static OvercommitConfig with_budget(OvercommitConfig oc) {
+        if (!oc.budget_mib) oc.budget_mib = 16384;
+        oc.swap_dir = "/tmp";
+        return oc;
+    }
+    uint64_t create(const std::string& cmdline, uint64_t mem, uint64_t index, VmEvents events) {
+        VmConfig c;
+        c.image = load("memfill");
+        c.kernel_path = "memfill";
+        c.mem_bytes = mem;
+        c.cmdline = cmdline;
+        c.index = index;
+        dedup.prepare(c);
+        overcommit.prepare(c);
+        uint64_t id = host.create_vm(std::move(c), std::move(events));
+        host.vm(id)->start();
+        return id;
+    }
+    Host host;
+    DedupService dedup;
+    OvercommitService overcommit;
+};
+
+} // namespace
+
+TEST_CASE("a vCPU touching evicted pages blocks in userfaultfd and resumes with its bytes",
+          "[pager][guest]") {
+    if (!userfaultfd_features().available) {
+        WARN("SKIP: " << userfaultfd_features().reason);
+        return;
+    }
+    ConsoleLog console;
+    PagedHost h(DedupMode::Off);
+    uint64_t id =
+        h.create("shared=0.3 zero=0.2 verify verify_ms=1500", 64ull << 20, 0, console.events());
+    Vm& vm = *h.host.vm(id);
+    REQUIRE(wait_until([&] { return !console.find(0, "memfill: filled").empty(); }, 60s));
+    uint64_t before = resident_pages(vm);
+    auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(h.overcommit.park(id));
+    double park_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    uint64_t after = resident_pages(vm);
+    auto parked = *h.overcommit.vm_stats(id);
+    INFO("resident " << before << " -> " << after << " pages; park " << park_ms << " ms; zero "
+                     << parked.zero_pages << " compressed " << parked.compressed_pages
+                     << " swapped " << parked.swapped_pages);
+    CHECK(parked.state == "parked");
+    CHECK(before > 15000);
+    // The guest verifies every 1.5 s: right after parking, almost nothing is
+    // back yet.
+    CHECK(after < before / 10);
+    CHECK(parked.zero_pages > 0);
+    CHECK(parked.compressed_pages + parked.swapped_pages > 0);
+    REQUIRE(h.overcommit.unpark(id));
+
+    // Every page is read again by the guest's next verify rounds.
+    REQUIRE(wait_until([&] { return !console.find(0, "verify round=2 ").empty(); }, 60s));
+    auto back = *h.overcommit.vm_stats(id);
+    INFO(console.dump(0));
+    INFO("faults: zero " << back.faults_zero << " compressed " << back.faults_compressed << " swap "
+                         << back.faults_swap << " fresh " << back.faults_fresh << " around "
+                         << back.pages_faulted_around << "; p50 " << back.fault_latency_us_p50
+                         << " us p99 " << back.fault_latency_us_p99 << " us");
+    CHECK(console.find(0, "MISMATCH").empty());
+    CHECK_FALSE(console.find(0, "verify round=1 pages=").empty());
+    CHECK(console.find(0, "mismatches=1").empty());
+    CHECK(back.faults_zero + back.faults_compressed + back.faults_swap > 0);
+    CHECK(back.pages_faulted_around > 0);
+    CHECK(vm.state() == VmState::Running);
+    WARN("pager: park " << park_ms << " ms, fault service p50 " << back.fault_latency_us_p50
+                        << " us p99 " << back.fault_latency_us_p99 << " us");
+}

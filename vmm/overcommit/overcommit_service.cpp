@@ -1,0 +1,533 @@
+// The overcommit service: per-VM pagers, the shared compressed tier, the
+// fault server and the governor. The governor keeps foldvm's resident memory
+// inside the budget, cheapest tier first: it speeds dedup up while memory is
+// tight, then evicts cold pages (zero pages are dropped, the rest compressed
+// if they fit ESX's 2 KiB rule, else swapped), and at `low` throttles the
+// fastest-growing VM's vCPUs rather than let the host run out.
+#include "overcommit_service.hpp"
+
+#include "fault_server.hpp"
+#include "host_budget.hpp"
+#include "pager.hpp"
+
+#include "common/error.hpp"
+#include "common/procfs.hpp"
+#include "vmm/memory/process_memory.hpp"
+#include "vmm/sharing/dedup_service.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <thread>
+
+namespace foldvm {
+
+using namespace overcommit;
+
+namespace {
+
+constexpr size_t kSweepPages = 512; // pages looked at per eviction call
+
+void check_swap_dir(const std::string& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw model::FieldError(
+            model::FieldProblem::OutOfRange, "swap_dir",
+            "swap_dir '" + dir + "' is not a directory: " + std::strerror(errno ? errno : ENOTDIR));
+    int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        throw model::FieldError(
+            model::FieldProblem::OutOfRange, "swap_dir",
+            "swap_dir '" + dir + "' cannot hold an O_TMPFILE swap file: " + std::strerror(errno));
+    ::close(fd);
+}
+
+} // namespace
+
+struct OvercommitService::Impl {
+    struct VmEntry {
+        Vm* vm = nullptr;
+        std::unique_ptr<Pager> pager;
+        VmMemoryPolicy policy;
+        bool parked = false;
+        uint64_t last_resident = 0; // pages, from the previous sizing
+        uint64_t growth = 0;        // pages per tick, for throttling
+        bool held = false;
+        uint64_t throttled_ms = 0;
+        std::chrono::steady_clock::time_point resident_at{};
+        uint64_t resident_pages = 0;
+    };
+
+    Impl(Host& h, DedupService& d, const OvercommitConfig& c, Logger l, Logger dbg)
+        : host(h), dedup(d), config(c), log(std::move(l)), debug(std::move(dbg)) {}
+
+    Host& host;
+    DedupService& dedup;
+    OvercommitConfig config;
+    Logger log, debug;
+    uint64_t budget_bytes = 0;
+    std::string budget_source;
+    std::unique_ptr<CompressedStore> compressed;
+    std::unique_ptr<FaultServer> faults;
+
+    mutable std::mutex mutex; // config, vms, stats
+    std::map<uint64_t, VmEntry> vms;
+    MemoryState state = MemoryState::High;
+    uint64_t used_bytes = 0, peak_used = 0;
+    GovernorCounters counters;
+    std::optional<dedup::DedupConfig> saved_knobs; // while dedup is sped up
+    uint32_t effective_cold_age_s = 10;
+    uint64_t last_refaults = 0, last_evictions = 0;
+    std::chrono::steady_clock::time_point last_adapt = std::chrono::steady_clock::now();
+    std::string swap_failure;
+
+    std::mutex governor_mutex; // one governor step at a time (tick, park)
+    std::condition_variable_any cv;
+    bool stop = false;
+    std::thread governor;
+
+    void resolve_budget() {
+        if (config.budget_mib) {
+            budget_bytes = config.budget_mib << 20;
+            budget_source = "explicit";
+        } else {
+            DerivedBudget b = derive_budget();
+            budget_bytes = b.bytes;
+            budget_source = "auto";
+            if (log) log("overcommit: budget " + std::to_string(b.bytes >> 20) + " MiB, " + b.why);
+        }
+    }
+    uint64_t compressed_cap() const {
+        return config.compressed_max_mib ? config.compressed_max_mib << 20 : budget_bytes / 4;
+    }
+    uint64_t threshold(uint32_t pm) const { return budget_bytes / 1000 * pm; }
+
+    MemoryState state_for(uint64_t used) const {
+        uint64_t free = used >= budget_bytes ? 0 : budget_bytes - used;
+        if (free >= threshold(config.high_free_pm)) return MemoryState::High;
+        if (free >= threshold(config.soft_free_pm)) return MemoryState::Soft;
+        if (free >= threshold(config.hard_free_pm)) return MemoryState::Hard;
+        return MemoryState::Low;
+    }
+
+    uint64_t vm_resident_pages(VmEntry& e, bool fresh) {
+        auto now = std::chrono::steady_clock::now();
+        if (fresh || now - e.resident_at > std::chrono::milliseconds(200)) {
+            e.resident_pages =
+                procfs::resident_pages(e.vm->memory().host_base(), e.vm->memory().size());
+            e.resident_at = now;
+        }
+        return e.resident_pages;
+    }
+
+    // Evicts up to `want` pages from one VM, sweeping from its clock hand.
+    size_t evict_from(VmEntry& e, size_t want, std::chrono::seconds min_idle) {
+        Pager& p = *e.pager;
+        size_t got = 0, looked = 0;
+        while (got < want && looked < p.pages()) {
+            size_t& hand = p.clock_hand();
+            if (hand >= p.pages()) hand = 0;
+            size_t n = std::min(kSweepPages, p.pages() - hand);
+            got += p.evict(hand, n, min_idle);
+            hand += n;
+            looked += n;
+        }
+        if (got) p.settle_staged();
+        return got;
+    }
+
+    void speed_dedup(bool tight) {
+        if (!dedup.builtin()) return;
+        try {
+            if (tight && !saved_knobs) {
+                dedup::DedupConfig before = dedup.config();
+                if (before.advisor_target_scan_time_s > 0) return; // the advisor decides
+                saved_knobs = before;
+                dedup.update_knobs([](dedup::DedupConfig& k) {
+                    k.pages_to_scan = std::min<uint32_t>(k.pages_to_scan * 4, 1u << 20);
+                    k.sleep_millisecs = std::min<uint32_t>(k.sleep_millisecs, 5);
+                });
+                ++counters.dedup_speedups;
+                if (debug) debug("overcommit: memory tight, dedup sped up");
+            } else if (!tight && saved_knobs) {
+                auto restore = *saved_knobs;
+                saved_knobs.reset();
+                dedup.update_knobs([&](dedup::DedupConfig& k) {
+                    k.pages_to_scan = restore.pages_to_scan;
+                    k.sleep_millisecs = restore.sleep_millisecs;
+                });
+                ++counters.dedup_slowdowns;
+                if (debug) debug("overcommit: memory back to high, dedup back to its pace");
+            }
+        } catch (const std::exception& e) {
+            if (debug) debug(std::string("overcommit: dedup pace unchanged: ") + e.what());
+        }
+    }
+
+    void adapt_cold_age() {
+        // Promotion-rate control (Google's far memory): pages evicted and
+        // touched again within the cold age were not cold; when more than
+        // 10% of recent evictions come back, wait longer before evicting.
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_adapt < std::chrono::seconds(1)) return;
+        last_adapt = now;
+        uint64_t refaults = 0, evictions = 0;
+        for (auto& [id, e] : vms) {
+            refaults += e.pager->counters().refaults_recent;
+            evictions += e.pager->counters().evicted_compressed +
+                         e.pager->counters().evicted_swapped + e.pager->counters().evicted_zero;
+        }
+        uint64_t dr = refaults - last_refaults, de = evictions - last_evictions;
+        last_refaults = refaults, last_evictions = evictions;
+        if (de > 100 && dr * 10 > de)
+            effective_cold_age_s = std::min(effective_cold_age_s * 2, config.cold_age_s * 8);
+        else if (dr * 50 < de || de == 0)
+            effective_cold_age_s = std::max(effective_cold_age_s / 2, config.cold_age_s);
+        for (auto& [id, e] : vms)
+            e.pager->set_cold_age(effective_cold_age_s);
+    }
+
+    void tick() {
+        std::lock_guard step(governor_mutex);
+        std::unique_lock lock(mutex);
+        ++counters.ticks;
+        used_bytes = process_rss_kib() << 10;
+        peak_used = std::max(peak_used, used_bytes);
+        MemoryState s = state_for(used_bytes);
+        if (s != state) {
+            ++counters.state_changes;
+            if (debug)
+                debug(std::string("overcommit: state ") + to_string(state) + " -> " + to_string(s) +
+                      " (used " + std::to_string(used_bytes >> 20) + " of " +
+                      std::to_string(budget_bytes >> 20) + " MiB)");
+            state = s;
+        }
+        adapt_cold_age();
+        speed_dedup(s != MemoryState::High);
+
+        // Per-VM limits and parked VMs first, whatever the state.
+        for (auto& [id, e] : vms) {
+            uint64_t resident = vm_resident_pages(e, false);
+            e.growth = resident > e.last_resident ? resident - e.last_resident : 0;
+            e.last_resident = resident;
+            uint64_t limit_pages = e.policy.limit_mib << 20 >> 12;
+            if (e.policy.limit_mib && resident > limit_pages)
+                count_evictions(evict_from(e, resident - limit_pages, std::chrono::seconds(0)));
+            else if (e.parked && resident > 0)
+                count_evictions(evict_from(e, resident, std::chrono::seconds(0)));
+        }
+
+        // Keep free memory at the high threshold: evicting ahead of need is
+        // what keeps reclaim off the fault path.
+        uint64_t target_free = threshold(config.high_free_pm);
+        uint64_t free = used_bytes >= budget_bytes ? 0 : budget_bytes - used_bytes;
+        if (free < target_free) {
+            size_t want = (target_free - free) / kPageSize;
+            std::vector<VmEntry*> order;
+            for (auto& [id, e] : vms)
+                order.push_back(&e);
+            // Lowest priority first, then the biggest.
+            std::sort(order.begin(), order.end(), [](VmEntry* a, VmEntry* b) {
+                if (a->policy.priority != b->policy.priority)
+                    return a->policy.priority < b->policy.priority;
+                return a->last_resident > b->last_resident;
+            });
+            // Cold pages first; when that is not enough and memory is hard
+            // or low, whatever is resident.
+            size_t got = 0;
+            for (int pass = 0; pass < 2 && got < want; ++pass) {
+                if (pass == 1 && s != MemoryState::Hard && s != MemoryState::Low) break;
+                auto idle = std::chrono::seconds(pass == 0 ? effective_cold_age_s : 0);
+                for (VmEntry* e : order) {
+                    if (got >= want) break;
+                    got += evict_from(*e, std::min<size_t>(want - got, 4096), idle);
+                }
+            }
+            count_evictions(got);
+        }
+        for (auto& [id, e] : vms)
+            if (e.pager->counters().staged_pages) e.pager->settle_staged();
+        throttle(s);
+    }
+
+    void count_evictions(size_t n) {
+        if (!n) return;
+        uint64_t z = 0, c = 0, w = 0;
+        for (auto& [id, e] : vms) {
+            z += e.pager->counters().evicted_zero;
+            c += e.pager->counters().evicted_compressed;
+            w += e.pager->counters().evicted_swapped;
+        }
+        counters.pages_zero = z, counters.pages_compressed = c, counters.pages_swapped = w;
+        if (debug) debug("overcommit: evicted " + std::to_string(n) + " pages");
+    }
+
+    void throttle(MemoryState s) {
+        // At low, hold the fastest-growing VM for one interval; release all
+        // once memory is above low again.
+        for (auto& [id, e] : vms) {
+            if (!e.held) continue;
+            e.vm->release();
+            e.held = false;
+            e.throttled_ms += config.governor_interval_ms;
+        }
+        if (s != MemoryState::Low) return;
+        VmEntry* fastest = nullptr;
+        for (auto& [id, e] : vms)
+            if (e.growth && (!fastest || e.growth > fastest->growth)) fastest = &e;
+        if (!fastest) return;
+        fastest->vm->hold();
+        fastest->held = true;
+        ++counters.throttles;
+        if (debug) debug("overcommit: low memory, throttling the fastest-growing VM");
+    }
+
+    void run() {
+        std::unique_lock lock(mutex);
+        while (!stop) {
+            auto interval = std::chrono::milliseconds(config.governor_interval_ms);
+            cv.wait_for(lock, interval, [&] { return stop; });
+            if (stop) break;
+            lock.unlock();
+            try {
+                tick();
+            } catch (const std::exception& e) {
+                if (log) log(std::string("overcommit: governor step failed: ") + e.what());
+            }
+            lock.lock();
+        }
+        for (auto& [id, e] : vms)
+            if (e.held) e.vm->release(), e.held = false;
+    }
+};
+
+OvercommitService::OvercommitService(Host& host, DedupService& dedup,
+                                     const OvercommitConfig& config, Logger log, Logger debug)
+    : impl_(std::make_unique<Impl>(host, dedup, config, std::move(log), std::move(debug))) {
+    config.validate();
+    if (!config.enabled) return;
+    check_swap_dir(config.swap_dir);
+    impl_->resolve_budget();
+    impl_->effective_cold_age_s = config.cold_age_s;
+    CompressedStoreOptions copts;
+    copts.codec = parse_codec(config.compressor);
+    copts.max_compressed_bytes = config.compress_max_bytes;
+    copts.capacity_bytes = impl_->compressed_cap();
+    impl_->compressed = std::make_unique<CompressedStore>(copts);
+    impl_->faults = std::make_unique<FaultServer>();
+    impl_->governor = std::thread([this] { impl_->run(); });
+    pthread_setname_np(impl_->governor.native_handle(), "foldvm-governor");
+}
+
+OvercommitService::~OvercommitService() {
+    if (impl_->governor.joinable()) {
+        {
+            std::lock_guard lock(impl_->mutex);
+            impl_->stop = true;
+        }
+        impl_->cv.notify_all();
+        impl_->governor.join();
+    }
+}
+
+bool OvercommitService::enabled() const {
+    return impl_->config.enabled;
+}
+
+void OvercommitService::prepare(VmConfig& config) const {
+    if (enabled()) config.userfaultfd = true;
+}
+
+OvercommitConfig OvercommitService::config() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->config;
+}
+
+OvercommitConfig OvercommitService::update(const std::function<void(OvercommitConfig&)>& edit) {
+    if (!enabled()) throw OvercommitUnavailable("overcommit is off (started with enabled=false)");
+    std::lock_guard step(impl_->governor_mutex);
+    std::lock_guard lock(impl_->mutex);
+    OvercommitConfig next = impl_->config;
+    edit(next);
+    next.validate();
+    for (const auto& f : OvercommitConfig::fields()) {
+        if (f.live) continue;
+        bool same = std::visit([&](auto m) { return next.*m == impl_->config.*m; }, f.member);
+        if (!same)
+            throw model::FieldError(model::FieldProblem::Conflict, f.name,
+                                    std::string(f.name) + " cannot change while foldvm runs");
+    }
+    impl_->config = next;
+    impl_->resolve_budget();
+    return next;
+}
+
+HostMemoryStats OvercommitService::host_stats() const {
+    std::lock_guard lock(impl_->mutex);
+    HostMemoryStats s;
+    s.budget_bytes = impl_->budget_bytes;
+    s.budget_source = impl_->budget_source;
+    s.state = impl_->state;
+    s.used_bytes = impl_->used_bytes;
+    s.peak_used_bytes = impl_->peak_used;
+    s.high_free_bytes = impl_->threshold(impl_->config.high_free_pm);
+    s.soft_free_bytes = impl_->threshold(impl_->config.soft_free_pm);
+    s.hard_free_bytes = impl_->threshold(impl_->config.hard_free_pm);
+    s.governor = impl_->counters;
+    if (impl_->compressed) {
+        auto c = impl_->compressed->stats();
+        s.compressed.pages = c.pages;
+        s.compressed.stored_bytes = c.stored_bytes;
+        s.compressed.allocated_bytes = c.allocated_bytes;
+        s.compressed.fragmentation = c.fragmentation;
+        s.compressed.limit_bytes = impl_->compressed_cap();
+    }
+    s.swap.limit_bytes = impl_->config.swap_max_mib << 20;
+    for (auto& [id, e] : impl_->vms) {
+        s.swap.pages += e.pager->counters().swapped_pages;
+        if (const SwapFile* f = e.pager->swap_file()) {
+            auto w = f->stats();
+            s.swap.stored_bytes += w.slots_used * kPageSize;
+            s.swap.allocated_bytes += w.file_bytes;
+            s.swap.bytes_written += w.bytes_written;
+            s.swap.write_errors += w.write_errors;
+            s.swap.read_errors += w.read_errors;
+            if (w.failed) {
+                s.swap.enabled = false;
+                if (s.swap.disabled_reason.empty()) s.swap.disabled_reason = w.failure_reason;
+            }
+        }
+    }
+    return s;
+}
+
+std::optional<VmMemoryStats> OvercommitService::vm_stats(uint64_t vm_id) const {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->vms.find(vm_id);
+    if (it == impl_->vms.end()) return std::nullopt;
+    auto& e = it->second;
+    const Pager& p = *e.pager;
+    const auto& c = p.counters();
+    VmMemoryStats s;
+    s.state = e.parked ? "parked" : "active";
+    s.pages = p.pages();
+    s.resident_pages = impl_->vm_resident_pages(e, true);
+    if (auto d = impl_->dedup.stats(vm_id)) s.merged_pages = d->pages_merged;
+    s.zero_pages = c.zero_pages;
+    s.compressed_pages = c.compressed_pages + c.staged_pages;
+    s.swapped_pages = c.swapped_pages;
+    // Resident pages have not proven cold (trial eviction under pressure is
+    // what shrinks residency to the working set), so they count.
+    s.working_set_pages = s.resident_pages;
+    s.faults_zero = c.faults_zero;
+    s.faults_compressed = c.faults_compressed + c.faults_staged;
+    s.faults_swap = c.faults_swap;
+    s.faults_fresh = c.faults_fresh;
+    s.pages_faulted_around = c.pages_faulted_around;
+    s.fault_latency_us_p50 = p.fault_latency_us(0.5);
+    s.fault_latency_us_p99 = p.fault_latency_us(0.99);
+    s.limit_mib = e.policy.limit_mib;
+    s.priority = e.policy.priority;
+    s.throttled_ms = e.throttled_ms;
+    return s;
+}
+
+bool OvercommitService::park(uint64_t vm_id) {
+    if (!enabled()) throw OvercommitUnavailable("overcommit is off (started with enabled=false)");
+    std::lock_guard step(impl_->governor_mutex);
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->vms.find(vm_id);
+    if (it == impl_->vms.end()) return false;
+    auto& e = it->second;
+    e.parked = true;
+    impl_->count_evictions(impl_->evict_from(e, e.pager->pages(), std::chrono::seconds(0)));
+    e.pager->settle_staged();
+    return true;
+}
+
+bool OvercommitService::unpark(uint64_t vm_id) {
+    if (!enabled()) throw OvercommitUnavailable("overcommit is off (started with enabled=false)");
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->vms.find(vm_id);
+    if (it == impl_->vms.end()) return false;
+    it->second.parked = false;
+    return true;
+}
+
+bool OvercommitService::set_policy(uint64_t vm_id, const VmMemoryPolicy& policy) {
+    if (!enabled()) throw OvercommitUnavailable("overcommit is off (started with enabled=false)");
+    if (policy.priority > 100)
+        throw model::FieldError(model::FieldProblem::OutOfRange, "priority",
+                                "priority must be in 0..100, got " +
+                                    std::to_string(policy.priority));
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->vms.find(vm_id);
+    if (it == impl_->vms.end()) return false;
+    it->second.policy = policy;
+    return true;
+}
+
+void OvercommitService::vm_created(uint64_t id, Vm& vm) {
+    if (!enabled()) return;
+    if (!vm.memory().userfaultfd()) {
+        if (impl_->log)
+            impl_->log("overcommit: vm " + std::to_string(id) +
+                       " has no userfaultfd; its memory is never evicted");
+        return;
+    }
+    OvercommitConfig cfg = config();
+    PagerOptions opts;
+    opts.fault_around_pages = cfg.fault_around_pages;
+    opts.compressed = impl_->compressed.get();
+    try {
+        SwapFileOptions sopts;
+        sopts.directory = cfg.swap_dir;
+        sopts.encrypt = cfg.swap_encrypt;
+        sopts.capacity_bytes = cfg.swap_max_mib << 20;
+        opts.swap = std::make_unique<SwapFile>(sopts);
+    } catch (const std::exception& e) {
+        if (impl_->log)
+            impl_->log("overcommit: vm " + std::to_string(id) + " has no swap tier: " + e.what());
+    }
+    DedupService* dedup = &impl_->dedup;
+    opts.evictable = [dedup, id](size_t first, size_t count,
+                                 const std::function<void(size_t, size_t)>& evict) {
+        dedup->for_each_evictable(id, first, count, evict);
+    };
+    opts.fail_vm = [&vm](const std::string& reason) { vm.fail(reason); };
+    opts.log = impl_->log;
+    auto pager = std::make_unique<Pager>(vm.memory(), std::move(opts));
+    pager->set_cold_age(cfg.cold_age_s);
+    Pager* raw = pager.get();
+    vm.memory().set_discard_listener(
+        [raw](uint64_t gpa, uint64_t len) { raw->discarded(gpa, len); });
+    impl_->faults->add(*raw);
+    std::lock_guard lock(impl_->mutex);
+    auto& e = impl_->vms[id];
+    e.vm = &vm;
+    e.pager = std::move(pager);
+    e.policy.limit_mib = vm.config().mem_limit_mib;
+    e.policy.priority = vm.config().mem_priority;
+}
+
+void OvercommitService::vm_removed(uint64_t id, Vm& vm) {
+    if (!enabled()) return;
+    std::unique_ptr<Pager> pager;
+    {
+        std::lock_guard step(impl_->governor_mutex);
+        std::lock_guard lock(impl_->mutex);
+        auto it = impl_->vms.find(id);
+        if (it == impl_->vms.end()) return;
+        if (it->second.held) vm.release();
+        pager = std::move(it->second.pager);
+        impl_->vms.erase(it);
+    }
+    vm.memory().set_discard_listener({});
+    impl_->faults->remove(*pager);
+}
+
+} // namespace foldvm
