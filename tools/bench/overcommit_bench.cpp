@@ -1,0 +1,1 @@
+// foldvm-bench overcommit (being written)
