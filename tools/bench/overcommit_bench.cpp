@@ -108,9 +108,12 @@ json run_child(const OvercommitOptions& o, const std::string& scenario, const st
     child_cpu_s = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                   double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     json r;
-    auto nl = text.rfind('{');
+    // The child's last line is its JSON object.
+    while (!text.empty() && text.back() == '\n')
+        text.pop_back();
+    auto nl = text.rfind('\n');
     try {
-        if (nl != std::string::npos) r = json::parse(text.substr(nl));
+        if (!text.empty()) r = json::parse(text.substr(nl == std::string::npos ? 0 : nl + 1));
     } catch (...) {
     }
     if (!r.is_object()) r = json::object();

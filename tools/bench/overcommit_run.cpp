@@ -233,6 +233,10 @@ json park(const OvercommitOptions& o, OvercommitEngine& e) {
 #if FOLDVM_BENCH_HAVE_OVERCOMMIT
         e.overcommit()->park(id);
 #endif
+    } else if (own_cg.find("/foldvm-bench-") == std::string::npos) {
+        // Only ever squeeze a cgroup the orchestrator made for this run.
+        extra["park_limit_error"] =
+            "not in a foldvm-bench cgroup: run via `foldvm-bench overcommit`";
     } else {
         // No park in the kernel: squeeze the process's cgroup to its usage
         // without the guest RAM plus a little, so reclaim pushes the guest
