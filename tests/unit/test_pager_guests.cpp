@@ -11,7 +11,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <thread>
 
@@ -125,4 +129,124 @@ TEST_CASE("a vCPU touching evicted pages blocks in userfaultfd and resumes with 
     CHECK(vm.state() == VmState::Running);
     WARN("pager: park " << park_ms << " ms, fault service p50 " << back.fault_latency_us_p50
                         << " us p99 " << back.fault_latency_us_p99 << " us");
+}
+
+namespace {
+
+// A small tmpfs for the swap directory, unmounted at the end whatever
+// happens.
+struct SmallTmpfs {
+    explicit SmallTmpfs(const char* size) {
+        char tmpl[] = "/tmp/foldvm-swapfs-XXXXXX";
+        if (!::mkdtemp(tmpl)) return;
+        dir = tmpl;
+        std::string opts = std::string("size=") + size;
+        mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, opts.c_str()) == 0;
+        if (!mounted) why = std::strerror(errno);
+    }
+    ~SmallTmpfs() {
+        if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
+        if (!dir.empty()) ::rmdir(dir.c_str());
+    }
+    std::string dir, why;
+    bool mounted = false;
+};
+
+// The fd of this process's O_TMPFILE swap file in `dir` ("dir/#ino (deleted)").
+int find_swap_fd(const std::string& dir) {
+    for (int fd = 3; fd < 4096; ++fd) {
+        char link[64], target[512];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = ::readlink(link, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = 0;
+        if (std::string(target).rfind(dir + "/#", 0) == 0) return fd;
+    }
+    return -1;
+}
+
+} // namespace
+
+TEST_CASE("a full swap directory keeps pages in memory and the guest running",
+          "[pager][guest][faults]") {
+    if (!userfaultfd_features().available) {
+        WARN("SKIP: " << userfaultfd_features().reason);
+        return;
+    }
+    SmallTmpfs fs("256k");
+    if (!fs.mounted) {
+        WARN("SKIP: cannot mount a tmpfs: " << fs.why);
+        return;
+    }
+    ConsoleLog console;
+    OvercommitConfig oc;
+    oc.budget_mib = 16384;
+    oc.swap_dir = fs.dir;
+    // Nothing fits the compressed tier: every page goes to swap.
+    oc.compress_max_bytes = 256;
+    Host host;
+    DedupService dedup(host, DedupMode::Off, {});
+    OvercommitService overcommit(host, dedup, oc);
+    host.add_observer(&dedup);
+    host.add_observer(&overcommit);
+    VmConfig c;
+    c.image = load("memfill");
+    c.mem_bytes = 32ull << 20;
+    c.cmdline = "verify verify_ms=1000";
+    overcommit.prepare(c);
+    uint64_t id = host.create_vm(std::move(c), console.events());
+    host.vm(id)->start();
+    REQUIRE(wait_until([&] { return !console.find(0, "memfill: filled").empty(); }, 60s));
+    REQUIRE(overcommit.park(id));
+    REQUIRE(wait_until([&] { return !overcommit.host_stats().swap.enabled; }, 10s));
+    auto hs = overcommit.host_stats();
+    INFO("swap: " << hs.swap.disabled_reason << ", written " << hs.swap.bytes_written);
+    CHECK(hs.swap.disabled_reason.find("No space left") != std::string::npos);
+    REQUIRE(wait_until([&] { return !console.find(0, "verify round=2 ").empty(); }, 60s));
+    INFO(console.dump(0));
+    CHECK(console.find(0, "MISMATCH").empty());
+    CHECK(host.vm(id)->state() == VmState::Running);
+    host.stop_all();
+    host.remove_vm(id);
+    host.remove_observer(&overcommit);
+    host.remove_observer(&dedup);
+}
+
+TEST_CASE("a damaged stored page fails only its own VM, with the reason",
+          "[pager][guest][faults]") {
+    if (!userfaultfd_features().available) {
+        WARN("SKIP: " << userfaultfd_features().reason);
+        return;
+    }
+    std::string what = GENERATE(std::string("compressed"), std::string("swap"));
+    ConsoleLog console;
+    OvercommitConfig oc;
+    if (what == "swap") oc.compress_max_bytes = 256; // everything to swap
+    PagedHost h(DedupMode::Off, oc);
+    uint64_t victim =
+        h.create("shared=0.5 verify verify_ms=1000", 32ull << 20, 0, console.events());
+    uint64_t bystander =
+        h.create("shared=0.5 verify verify_ms=300", 32ull << 20, 1, console.events());
+    REQUIRE(wait_until([&] { return !console.find(0, "memfill: filled").empty(); }, 60s));
+    REQUIRE(h.overcommit.park(victim));
+    if (what == "compressed") {
+        REQUIRE(h.overcommit.corrupt_compressed_for_testing(victim));
+    } else {
+        REQUIRE(
+            wait_until([&] { return h.overcommit.vm_stats(victim)->swapped_pages > 100; }, 10s));
+        int fd = find_swap_fd("/tmp");
+        REQUIRE(fd >= 0);
+        REQUIRE(::ftruncate(fd, 0) == 0); // the file "removed" underneath
+    }
+    Vm& vm = *h.host.vm(victim);
+    REQUIRE(wait_until([&] { return vm.finished(); }, 30s));
+    INFO(vm.crash_reason());
+    CHECK(vm.state() == VmState::Crashed);
+    CHECK(vm.crash_reason().find("could not be restored") != std::string::npos);
+    // The other VM goes on verifying its memory.
+    size_t rounds_before = console.dump(1).size();
+    std::this_thread::sleep_for(1s);
+    CHECK(h.host.vm(bystander)->state() == VmState::Running);
+    CHECK(console.dump(1).size() > rounds_before);
+    CHECK(console.find(1, "MISMATCH").empty());
 }

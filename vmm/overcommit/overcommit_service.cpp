@@ -471,6 +471,12 @@ bool OvercommitService::set_policy(uint64_t vm_id, const VmMemoryPolicy& policy)
     return true;
 }
 
+bool OvercommitService::corrupt_compressed_for_testing(uint64_t vm_id) {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->vms.find(vm_id);
+    return it != impl_->vms.end() && it->second.pager->corrupt_compressed_for_testing();
+}
+
 void OvercommitService::vm_created(uint64_t id, Vm& vm) {
     if (!enabled()) return;
     if (!vm.memory().userfaultfd()) {

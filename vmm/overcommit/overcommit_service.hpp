@@ -65,6 +65,8 @@ class OvercommitService : public Host::Observer {
     bool park(uint64_t vm_id);
     bool unpark(uint64_t vm_id);
     bool set_policy(uint64_t vm_id, const VmMemoryPolicy& policy);
+    // Fault injection for tests: damages one of the VM's compressed pages.
+    bool corrupt_compressed_for_testing(uint64_t vm_id);
 
     void vm_created(uint64_t id, Vm& vm) override;
     void vm_removed(uint64_t id, Vm& vm) override;

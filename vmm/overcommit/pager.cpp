@@ -437,6 +437,16 @@ uint64_t Pager::evicted_pages() const {
            counters_.staged_pages;
 }
 
+bool Pager::corrupt_compressed_for_testing() {
+    std::lock_guard lock(mutex_);
+    for (const Entry& e : entries_) {
+        if (e.where != Where::Compressed) continue;
+        options_.compressed->corrupt_for_testing(e.handle);
+        return true;
+    }
+    return false;
+}
+
 std::string Pager::tier_failure() const {
     std::lock_guard lock(mutex_);
     return tier_failure_;

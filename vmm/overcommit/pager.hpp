@@ -94,6 +94,8 @@ class Pager {
     double fault_latency_us(double q) const { return latency_.quantile_us(q); }
     std::string tier_failure() const;
     const SwapFile* swap_file() const { return options_.swap.get(); }
+    // Fault injection: damages one stored compressed page; false if none.
+    bool corrupt_compressed_for_testing();
 
   private:
     enum class Where : uint8_t { Resident, Zero, Staged, Compressed, Swapped };
