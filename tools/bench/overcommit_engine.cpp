@@ -38,7 +38,6 @@ OvercommitEngine::OvercommitEngine(const std::string& engine, uint64_t budget,
     overcommit_ =
         ServicePtr(std::make_unique<OvercommitService>(host_, dedup_, oc).release(),
                    [](OvercommitService* p) { std::default_delete<OvercommitService>()(p); });
-    host_.add_observer(overcommit_.get());
 #else
     (void)budget;
     (void)swap_dir;
@@ -51,7 +50,6 @@ OvercommitEngine::~OvercommitEngine() {
     for (uint64_t id : ids_)
         host_.remove_vm(id);
 #if FOLDVM_BENCH_HAVE_OVERCOMMIT
-    if (overcommit_) host_.remove_observer(overcommit_.get());
 #endif
 }
 

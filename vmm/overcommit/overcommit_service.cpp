@@ -321,9 +321,11 @@ OvercommitService::OvercommitService(Host& host, DedupService& dedup,
     impl_->faults = std::make_unique<FaultServer>();
     impl_->governor = std::thread([this] { impl_->run(); });
     pthread_setname_np(impl_->governor.native_handle(), "foldvm-governor");
+    host.add_observer(this);
 }
 
 OvercommitService::~OvercommitService() {
+    if (enabled()) impl_->host.remove_observer(this);
     if (impl_->governor.joinable()) {
         {
             std::lock_guard lock(impl_->mutex);

@@ -37,8 +37,9 @@ class OvercommitService : public Host::Observer {
   public:
     using Logger = std::function<void(const std::string&)>;
     // Validates `config` (FieldError) and resolves the budget; starts the
-    // governor thread when enabled. Register it with host.add_observer()
-    // after the DedupService (it builds on dedup's regions).
+    // governor thread when enabled. Observes `host` from here on, like the
+    // DedupService: construct it after that one (it builds on dedup's
+    // regions) and destroy it before.
     OvercommitService(Host& host, DedupService& dedup, const OvercommitConfig& config,
                       Logger log = {}, Logger debug = {});
     ~OvercommitService() override;
