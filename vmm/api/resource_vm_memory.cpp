@@ -39,7 +39,13 @@ ApiResponse put_vm_memory(ApiContext& ctx, const ApiRequest& req, const RoutePar
     nlohmann::json body = parse_json_object(req);
     VmMemoryStats now = stats_of(ctx, id);
     VmMemoryPolicy policy{.limit_mib = now.limit_mib, .priority = now.priority};
-    apply_vm_memory_policy_json(policy, body);
+    try {
+        apply_vm_memory_policy_json(policy, body);
+    } catch (const model::FieldError& e) {
+        if (e.problem() != model::FieldProblem::Unknown) throw;
+        throw ApiError(400, "unknown field '" + e.field() + "' (known: state, limit_mib, priority)",
+                       e.field());
+    }
     // Unknown fields were refused by the policy reader.
     auto state = FieldReader(body).string("state", 64);
     if (body.empty())
