@@ -71,6 +71,7 @@ def exercise_all(c, mode):
         call(c, "PATCH", "/dedup", body={"run": 1}, expect=409)
         call(c, "POST", "/dedup/actions", body={"action": "scan_now"}, expect=409)
     exercise_balloon(c)
+    exercise_memory(c)
     # A VM that is running when listed, and a second one for the list.
     create_vm(c, mem_mib=16)
     call(c, "GET", "/vms", expect=200)
@@ -111,6 +112,43 @@ def exercise_balloon(c):
     call(c, "PUT", b, body=cfg, expect=404)
     call(c, "PATCH", b, body={"amount_mib": 1}, expect=404)
     call(c, "PATCH", b + "/statistics", body={"stats_polling_interval_s": 1}, expect=404)
+
+
+def exercise_memory(c):
+    m = call(c, "GET", "/host/memory", expect=200).json()
+    call(c, "PATCH", "/host/memory", body={"cold_age_s": m["config"]["cold_age_s"]}, expect=200)
+    call(c, "PATCH", "/host/memory", body={"nope": 1}, expect=400)
+    call(c, "PATCH", "/host/memory", body={"swap_dir": "/"}, expect=409)
+    call(c, "PATCH", "/host/memory", body={"budget_mib": 1}, expect=422)
+    i = create_vm(c, mem_mib=16)["id"]
+    wait_until(lambda: console_has(c, i, "memfill: filled"), 20, what="memfill")
+    p = "/vms/%d/memory" % i
+    call(c, "GET", p, expect=200)
+    call(c, "PUT", p, body={"state": "parked"}, expect=200)
+    call(c, "PUT", p, body={"state": "active", "priority": 60}, expect=200)
+    call(c, "PUT", p, body={}, expect=400)
+    call(c, "PUT", p, body={"priority": 101}, expect=422)
+    call(c, "PUT", "/vms/%d/state" % i, body={"state": "stopped"}, expect=200)
+    call(c, "PUT", p, body={"state": "parked"}, expect=409)  # finished
+    call(c, "DELETE", "/vms/%d" % i, expect=204)
+    call(c, "GET", p, expect=404)
+    call(c, "PUT", p, body={"state": "parked"}, expect=404)
+
+
+def exercise_memory_off(c):
+    call(c, "GET", "/host/memory", expect=200)
+    call(c, "PATCH", "/host/memory", body={"cold_age_s": 20}, expect=409)
+    i = create_vm(c, mem_mib=16)["id"]
+    call(c, "GET", "/vms/%d/memory" % i, expect=409)
+    call(c, "PUT", "/vms/%d/memory" % i, body={"state": "parked"}, expect=409)
+    call(c, "DELETE", "/vms/%d" % i, expect=204)
+
+
+def test_overcommit_off():
+    with Daemon("--no-overcommit") as d:
+        c = d.client()
+        exercise_memory_off(c)
+        c.close()
 
 
 def test_builtin():
@@ -201,7 +239,7 @@ def test_config_models_match_document():
                                      capture_output=True, text=True).stdout)
     schemas = S.doc["components"]["schemas"]
     wrong = []
-    for name in ("VmCreate", "BalloonFields", "DedupKnobs"):
+    for name in ("VmCreate", "BalloonFields", "DedupKnobs", "OvercommitConfig", "VmMemoryUpdate"):
         wrong += model_mismatches(name, dump["models"][name], schemas[name])
     modes = schemas["Dedup"]["properties"]["mode"]["enum"]
     if modes != dump["dedup_modes"]:
@@ -211,4 +249,4 @@ def test_config_models_match_document():
 
 
 run_tests([test_config_models_match_document, test_builtin, test_vm_limit, test_ksm_and_off,
-           test_every_operation_exercised, test_routes_match_document])
+           test_overcommit_off, test_every_operation_exercised, test_routes_match_document])

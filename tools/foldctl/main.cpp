@@ -4,6 +4,7 @@
 // 2 bad command-line input, 3 the socket is unreachable or the exchange failed.
 #include "api_call.hpp"
 #include "balloon_commands.hpp"
+#include "memory_commands.hpp"
 #include "table.hpp"
 
 #include <CLI/CLI.hpp>
@@ -303,7 +304,11 @@ int main(int argc, char** argv) {
             });
     }
 
-    app.add_subcommand("host", "Show host RAM, guest RAM and the mapping budget")->callback([&] {
+    auto* host = app.add_subcommand("host", "Show host RAM, guest RAM and the mapping budget; "
+                                            "`host memory` for the overcommit budget");
+    CLI::App* host_memory = foldctl::add_memory_commands(*host, *vm, g, action);
+    host->callback([&, host_memory] {
+        if (host_memory->parsed()) return;
         action = [&] {
             json r = api().call("GET", "/host");
             if (g.json_out)

@@ -1,8 +1,9 @@
-// What every API handler can reach: the Host, the dedup service and the
-// API's own bookkeeping (metadata of VMs created through it, counters).
+// What every API handler can reach: the Host, the dedup and overcommit
+// services and the API's own bookkeeping (metadata of VMs created through it, counters).
 #pragma once
 
 #include "vmm/machine/host.hpp"
+#include "vmm/overcommit/overcommit_service.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
 #include <array>
@@ -24,10 +25,11 @@ struct VmMeta {
 };
 
 struct ApiContext {
-    ApiContext(Host& h, DedupService& d) : host(h), dedup(d) {}
+    ApiContext(Host& h, DedupService& d, OvercommitService& o) : host(h), dedup(d), overcommit(o) {}
 
     Host& host;
     DedupService& dedup;
+    OvercommitService& overcommit;
     std::function<void(const std::string&)> log; // diagnostics for the operator
     size_t max_vms = 4096;
 

@@ -116,10 +116,11 @@ struct ApiServer::Impl {
         net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
     };
 
-    Impl(Host& host, DedupService& dedup, ApiServerOptions o)
-        : options(std::move(o)), ctx(host, dedup), router(ctx), loops(make_loops(options)),
-          ioc(loops[0]->ioc), workers(std::max(1u, options.worker_threads)), acceptor(ioc),
-          retry_timer(ioc), sweep_timer(ioc) {
+    Impl(Host& host, DedupService& dedup, OvercommitService& overcommit, ApiServerOptions o)
+        : options(std::move(o)), ctx(host, dedup, overcommit), router(ctx),
+          loops(make_loops(options)), ioc(loops[0]->ioc),
+          workers(std::max(1u, options.worker_threads)), acceptor(ioc), retry_timer(ioc),
+          sweep_timer(ioc) {
         ctx.log = options.log;
         ctx.max_vms = options.max_vms;
     }
@@ -402,8 +403,9 @@ void ApiServer::Impl::accept() {
     });
 }
 
-ApiServer::ApiServer(Host& host, DedupService& dedup, ApiServerOptions options)
-    : impl_(std::make_unique<Impl>(host, dedup, std::move(options))) {
+ApiServer::ApiServer(Host& host, DedupService& dedup, OvercommitService& overcommit,
+                     ApiServerOptions options)
+    : impl_(std::make_unique<Impl>(host, dedup, overcommit, std::move(options))) {
     Impl& s = *impl_;
     int fd = bind_unix_socket(s.options.socket_path, 1024);
     struct stat st {};

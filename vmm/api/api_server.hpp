@@ -4,6 +4,7 @@
 #pragma once
 
 #include "vmm/machine/host.hpp"
+#include "vmm/overcommit/overcommit_service.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
 #include <chrono>
@@ -28,7 +29,8 @@ class ApiServer {
   public:
     // Binds the socket (mode 0600) and starts serving. A stale socket file is
     // replaced; a live server on the path or a non-socket file is an error.
-    ApiServer(Host& host, DedupService& dedup, ApiServerOptions options);
+    ApiServer(Host& host, DedupService& dedup, OvercommitService& overcommit,
+              ApiServerOptions options);
     ~ApiServer();
     ApiServer(const ApiServer&) = delete;
     ApiServer& operator=(const ApiServer&) = delete;

@@ -1,6 +1,7 @@
 // /metrics: Prometheus text exposition format (version 0.0.4).
 #include "host_memory.hpp"
 #include "json_output.hpp"
+#include "memory_figures.hpp"
 #include "router.hpp"
 #include "routes.hpp"
 
@@ -150,6 +151,73 @@ void write_balloon_metrics(MetricsWriter& w,
         w.sample("foldvm_vm_balloon_pages_deflated_total", {{"vm", vm}}, s.deflated_pages);
 }
 
+// Figures of one struct as metrics: one family per metric name (figures of
+// a family are adjacent in their list), one sample per (subject, figure).
+// `subjects` pairs each subject's labels with its stats.
+template <class S>
+void write_figure_metrics(MetricsWriter& w, std::span<const Figure<S>> figures,
+                          const std::vector<std::pair<Labels, const S*>>& subjects) {
+    for (size_t i = 0; i < figures.size();) {
+        size_t end = i;
+        while (end < figures.size() && std::string_view(figures[end].metric) == figures[i].metric)
+            ++end;
+        w.family(figures[i].metric, to_string(figures[i].type), figures[i].help);
+        for (const auto& [labels, stats] : subjects)
+            for (size_t k = i; k < end; ++k) {
+                Labels l = labels;
+                if (figures[k].label[0]) l.emplace_back(figures[k].label, figures[k].label_value);
+                w.sample(figures[k].metric, l, figures[k].value(*stats) * figures[k].scale);
+            }
+        i = end;
+    }
+}
+
+const MemoryState kMemoryStates[] = {MemoryState::High, MemoryState::Soft, MemoryState::Hard,
+                                     MemoryState::Low};
+
+// The overcommit figures (vmm/api/memory_figures.hpp): host, tiers,
+// governor and per VM. Nothing but foldvm_memory_enabled with overcommit off.
+void write_memory_metrics(MetricsWriter& w, ApiContext& ctx,
+                          const std::vector<std::pair<uint64_t, std::shared_ptr<Vm>>>& vms) {
+    bool on = ctx.overcommit.enabled();
+    w.single("foldvm_memory_enabled", "gauge", "1 while the pager and the governor run.",
+             on ? 1 : 0);
+    if (!on) return;
+    HostMemoryStats host = ctx.overcommit.host_stats();
+    OvercommitConfig cfg = ctx.overcommit.config();
+    w.family("foldvm_memory_state", "gauge",
+             "Governor state by free budget (high, soft, hard, low); 1 for the current one.");
+    for (MemoryState s : kMemoryStates)
+        w.sample("foldvm_memory_state", {{"state", to_string(s)}}, host.state == s ? 1 : 0);
+    w.family("foldvm_memory_config", "gauge", "Current value of each numeric overcommit option.");
+    for (const auto& f : OvercommitConfig::fields())
+        if (f.type() != model::FieldType::String)
+            w.sample("foldvm_memory_config", {{"option", f.name}},
+                     f.type() == model::FieldType::Boolean ? uint64_t{f.get_bool(cfg)}
+                                                           : f.get_integer(cfg));
+    write_figure_metrics<HostMemoryStats>(w, host_memory_figures(), {{{}, &host}});
+    write_figure_metrics<TierStats>(
+        w, tier_figures(),
+        {{{{"tier", "compressed"}}, &host.compressed}, {{{"tier", "swap"}}, &host.swap}});
+    write_figure_metrics<GovernorCounters>(w, governor_figures(), {{{}, &host.governor}});
+
+    std::vector<VmMemoryStats> stats;
+    std::vector<std::string> ids;
+    stats.reserve(vms.size());
+    for (const auto& [id, vm] : vms)
+        if (auto s = ctx.overcommit.vm_stats(id)) {
+            stats.push_back(*s);
+            ids.push_back(std::to_string(id));
+        }
+    std::vector<std::pair<Labels, const VmMemoryStats*>> subjects;
+    for (size_t i = 0; i < stats.size(); ++i)
+        subjects.push_back({{{"vm", ids[i]}}, &stats[i]});
+    w.family("foldvm_vm_memory_parked", "gauge", "1 for a parked VM.");
+    for (size_t i = 0; i < stats.size(); ++i)
+        w.sample("foldvm_vm_memory_parked", {{"vm", ids[i]}}, stats[i].state == "parked" ? 1 : 0);
+    write_figure_metrics<VmMemoryStats>(w, vm_memory_figures(), subjects);
+}
+
 const VmState kStates[] = {VmState::Created, VmState::Running, VmState::Paused,
                            VmState::Exited,  VmState::Crashed, VmState::Stopped};
 
@@ -223,6 +291,8 @@ ApiResponse metrics(ApiContext& ctx, const ApiRequest&, const RouteParams&) {
                      "Host KSM /sys/kernel/mm/ksm/" + name + ".", value);
         }
     }
+
+    write_memory_metrics(w, ctx, vms);
 
     // The API itself.
     w.family("foldvm_api_responses_total", "counter", "API responses by status class.");

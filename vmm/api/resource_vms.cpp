@@ -60,6 +60,7 @@ ApiResponse create_vm(ApiContext& ctx, const ApiRequest& req, const RouteParams&
     cfg.image = read_file_field(cfg.kernel_path, "kernel");
     if (!cfg.initrd_path.empty()) cfg.initrd = read_file_field(cfg.initrd_path, "initrd");
     ctx.dedup.prepare(cfg);
+    ctx.overcommit.prepare(cfg);
     cfg.validate();
 
     VmEvents events;

@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "common/field_table.hpp"
+#include "vmm/overcommit/overcommit_service.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -93,6 +94,8 @@ Router::Router(ApiContext& ctx) : ctx_(ctx) {
     register_balloon_routes(*this);
     register_dedup_routes(*this);
     register_host_routes(*this);
+    register_host_memory_routes(*this);
+    register_vm_memory_routes(*this);
     register_metrics_routes(*this);
 }
 
@@ -192,6 +195,8 @@ ApiResponse Router::run(const Match& match, const ApiRequest& request) noexcept 
             } catch (const model::FieldError& e) {
                 response = error_response(field_error_status(e.problem()), e.what(), e.field());
             } catch (const DedupUnavailable& e) {
+                response = error_response(409, e.what());
+            } catch (const OvercommitUnavailable& e) {
                 response = error_response(409, e.what());
             } catch (const InvalidInput& e) {
                 response = error_response(422, e.what());

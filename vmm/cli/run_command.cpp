@@ -2,6 +2,7 @@
 
 #include "common/error.hpp"
 #include "vmm/api/api_server.hpp"
+#include "vmm/api/memory_json.hpp"
 #include "vmm/boot/elf_loader.hpp"
 #include "vmm/machine/host.hpp"
 #include "vmm/memory/process_memory.hpp"
@@ -32,10 +33,17 @@ Blob read_blob(const std::string& path) {
     return std::make_shared<const std::vector<uint8_t>>(read_image_file(path, kMaxImageBytes));
 }
 
-nlohmann::json stats_line(DedupService& sharing, double t) {
+void log_line(const std::string& msg) {
+    std::lock_guard lock(g_output_mutex);
+    std::fprintf(stderr, "foldvm: %s\n", msg.c_str());
+}
+
+nlohmann::json stats_line(Host& host, DedupService& sharing, OvercommitService& overcommit,
+                          double t) {
     nlohmann::json j = {{"t_s", t}, {"mode", to_string(sharing.mode())}};
     if (auto stats = sharing.stats()) j["dedup"] = to_json(*stats, false);
     if (sharing.mode() == DedupMode::Ksm) j["ksm"] = ksm_json(read_ksm_counters());
+    j["memory"] = api::memory_summary_json(overcommit, host);
     j["rss_kib"] = process_rss_kib();
     j["anon_rss_kib"] = process_anon_rss_kib();
     return j;
@@ -44,16 +52,16 @@ nlohmann::json stats_line(DedupService& sharing, double t) {
 // Prints a JSON line of stats every interval until stopped.
 class StatsPrinter {
   public:
-    StatsPrinter(DedupService& sharing, double interval_s,
-                 std::chrono::steady_clock::time_point t0) {
+    StatsPrinter(Host& host, DedupService& sharing, OvercommitService& overcommit,
+                 double interval_s, std::chrono::steady_clock::time_point t0) {
         if (interval_s <= 0) return;
-        thread_ = std::thread([this, &sharing, interval_s, t0] {
+        thread_ = std::thread([this, &host, &sharing, &overcommit, interval_s, t0] {
             std::unique_lock lock(mutex_);
             while (!cv_.wait_for(lock, std::chrono::duration<double>(interval_s),
                                  [&] { return done_; })) {
                 double t =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                std::string line = stats_line(sharing, t).dump();
+                std::string line = stats_line(host, sharing, overcommit, t).dump();
                 std::lock_guard out(g_output_mutex);
                 std::fprintf(stderr, "%s\n", line.c_str());
             }
@@ -179,7 +187,7 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
         ->capture_default_str();
     run->add_option("--dedup-opt", o.dedup_opts, "Dedup knob KEY=VALUE (repeatable)");
     run->add_option("--stats-interval", o.stats_interval_s,
-                    "Print dedup stats as JSON lines to stderr every SEC seconds")
+                    "Print dedup and memory stats as JSON lines to stderr every SEC seconds")
         ->check(CLI::NonNegativeNumber);
     run->add_option("--dirty-log", o.dirty_log,
                     "How guest writes are tracked for dedup: bitmap or ring (KVM dirty ring)")
@@ -200,6 +208,7 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
     run->add_option("--drive", o.drives,
                     "Add a virtio-blk drive (repeatable): path=FILE[,readonly=1][,id=NAME]")
         ->allow_extra_args(false);
+    add_overcommit_options(*run, o.overcommit);
     run->callback([&o, &result, balloon, guest, kernel] {
         if (guest->count() == 0 && kernel->count() == 0)
             throw CLI::RequiredError("a guest image (positional) or --kernel");
@@ -229,10 +238,14 @@ int run_command(const RunOptions& o) {
         base.drives.push_back(parse_drive_options(o.drives[i], "drive" + std::to_string(i)));
     base.validate();
     dedup::DedupConfig dedup_config = dedup_config_from_options(o.dedup_opts);
+    OvercommitConfig overcommit_config = cli::overcommit_config(o.overcommit);
 
     Host host;
     DedupService sharing(host, mode, dedup_config);
+    OvercommitService overcommit(host, sharing, overcommit_config, log_line);
+    OvercommitRegistration registration(host, overcommit); // after dedup's
     sharing.prepare(base);
+    overcommit.prepare(base);
     bool prefix = o.count > 1;
     VmEvents events;
     events.console_line = [prefix](uint64_t index, const std::string& line) {
@@ -264,7 +277,7 @@ int run_command(const RunOptions& o) {
     std::unique_ptr<api::ApiServer> api_server;
     if (!o.api_sock.empty())
         api_server = std::make_unique<api::ApiServer>(
-            host, sharing, api::ApiServerOptions{.socket_path = o.api_sock});
+            host, sharing, overcommit, api::ApiServerOptions{.socket_path = o.api_sock});
     for (uint64_t id : ids)
         host.vm(id)->start();
     auto started = std::chrono::steady_clock::now();
@@ -272,7 +285,7 @@ int run_command(const RunOptions& o) {
     std::unique_ptr<StdinPump> stdin_pump;
     if (o.count == 1 && host.vm(ids[0])->is_linux())
         stdin_pump = std::make_unique<StdinPump>(host.vm(ids[0]));
-    StatsPrinter printer(sharing, o.stats_interval_s, started);
+    StatsPrinter printer(host, sharing, overcommit, o.stats_interval_s, started);
 
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));

@@ -1,6 +1,8 @@
 // `foldvm run`: launch one or more identical microVMs in this process.
 #pragma once
 
+#include "overcommit_options.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -28,6 +30,7 @@ struct RunOptions {
     std::string balloon;                    // --balloon key=value,...
     std::string kernel_decompress = "host"; // Linux: host or guest
     std::vector<std::string> drives;        // --drive key=value,... (repeatable)
+    OvercommitOptions overcommit;
 };
 
 // Registers `run`; the exit status of the run is stored in `result`.

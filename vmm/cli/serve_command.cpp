@@ -43,12 +43,14 @@ void add_serve_command(CLI::App& app, ServeOptions& o, int& result) {
     serve->add_option("--max-vms", o.max_vms, "Most VMs at once; POST /vms answers 409 beyond")
         ->check(CLI::Range(size_t{1}, size_t{1} << 20))
         ->capture_default_str();
+    add_overcommit_options(*serve, o.overcommit);
     serve->callback([&o, &result] { result = serve_command(o); });
 }
 
 int serve_command(const ServeOptions& o) {
     DedupMode mode = parse_dedup_mode(o.dedup_mode);
     dedup::DedupConfig dedup_config = dedup_config_from_options(o.dedup_opts);
+    OvercommitConfig overcommit_config = cli::overcommit_config(o.overcommit);
 
     // Every thread started from here on inherits the blocked set; only this
     // thread takes SIGINT and SIGTERM, through sigwait().
@@ -62,13 +64,16 @@ int serve_command(const ServeOptions& o) {
 
     Host host;
     DedupService sharing(host, mode, dedup_config);
+    OvercommitService overcommit(host, sharing, overcommit_config, log_line);
+    OvercommitRegistration registration(host, overcommit); // after dedup's
     api::ApiServerOptions api_options;
     api_options.socket_path = o.api_sock;
     api_options.io_threads = o.api_threads;
     api_options.max_vms = o.max_vms;
     api_options.log = log_line;
-    api::ApiServer server(host, sharing, api_options);
-    log_line("serving the API on " + o.api_sock + " (dedup " + to_string(mode) + ")");
+    api::ApiServer server(host, sharing, overcommit, api_options);
+    log_line("serving the API on " + o.api_sock + " (dedup " + to_string(mode) + ", overcommit " +
+             overcommit_summary(overcommit) + ")");
 
     int sig = 0;
     if (int err = ::sigwait(&stop_signals, &sig)) throw SystemError("sigwait", err);

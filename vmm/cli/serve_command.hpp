@@ -1,6 +1,8 @@
 // `foldvm serve`: a daemon hosting VMs created through the REST API.
 #pragma once
 
+#include "overcommit_options.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -14,6 +16,7 @@ struct ServeOptions {
     std::vector<std::string> dedup_opts;
     unsigned api_threads = 0;
     size_t max_vms = 4096;
+    OvercommitOptions overcommit;
 };
 
 // Registers `serve`; its exit status is stored in `result`.

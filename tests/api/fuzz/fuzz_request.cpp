@@ -22,7 +22,9 @@ namespace {
 struct World {
     Host host;
     DedupService dedup{host, DedupMode::Builtin, dedup::DedupConfig{}};
-    api::ApiContext ctx{host, dedup};
+    // Off: the fuzzer's VMs stay plain memory (no pager threads per input).
+    OvercommitService overcommit{host, dedup, parse_overcommit_options("enabled=false")};
+    api::ApiContext ctx{host, dedup, overcommit};
     api::Router router{ctx};
     World() { ctx.max_vms = 4; }
 };

@@ -22,7 +22,7 @@ clang++ -fsanitize=fuzzer "$probe" -o "$out/probe" 2>/dev/null ||
 sources=("$src"/tests/api/fuzz/fuzz_request.cpp "$src"/vmm/api/router.cpp
          "$src"/vmm/api/json_input.cpp "$src"/vmm/api/json_output.cpp
          "$src"/vmm/api/host_memory.cpp "$src"/vmm/api/vm_lookup.cpp
-         "$src"/vmm/api/resource_*.cpp)
+         "$src"/vmm/api/resource_*.cpp "$src"/vmm/api/memory_*.cpp)
 bin=$out/fuzz_request
 rebuild=0
 [ -x "$bin" ] || rebuild=1
@@ -37,7 +37,7 @@ if [ $rebuild -eq 1 ]; then
     clang++ -std=c++20 -O1 -g -fno-omit-frame-pointer -D_FILE_OFFSET_BITS=64 -DBOOST_ALL_NO_LIB \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -I"$src" "${sources[@]}" -Wl,--start-group "${libs[@]}" -Wl,--end-group \
-        -lxxhash -lmimalloc -llz4 -pthread -o "$bin.tmp"
+        -lxxhash -lmimalloc -llz4 -lzstd -lsodium -pthread -o "$bin.tmp"
     mv "$bin.tmp" "$bin"
 fi
 
