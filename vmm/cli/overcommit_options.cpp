@@ -90,15 +90,12 @@ std::string overcommit_summary(const OvercommitService& service) {
 }
 
 OvercommitRegistration::OvercommitRegistration(Host& host, OvercommitService& service)
-    : host_(host), service_(service) {
-    host_.add_observer(&service_);
-}
+    : host_(host), service_(service) {}
 
 OvercommitRegistration::~OvercommitRegistration() {
     host_.stop_all();
     for (auto& [id, vm] : host_.vms())
         host_.remove_vm(id);
-    host_.remove_observer(&service_);
 }
 
 } // namespace foldvm::cli

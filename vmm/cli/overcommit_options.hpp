@@ -31,9 +31,9 @@ OvercommitConfig overcommit_config(const OvercommitOptions& options);
 // "off", or "budget 4096 MiB (auto)" for the start-up log line.
 std::string overcommit_summary(const OvercommitService& service);
 
-// Hooks the service up to the host for the scope. VMs' pagers live in the
-// service, so on the way out every VM is stopped and removed before the
-// observer goes (and the service after it).
+// Scope guard for a CLI's service: VMs' pagers live in the service (which
+// observes the host itself), so on the way out every VM is stopped and
+// removed while the service can still answer their faults.
 class OvercommitRegistration {
   public:
     OvercommitRegistration(Host& host, OvercommitService& service);
