@@ -4,6 +4,7 @@
 #include "vmm/config/balloon_json.hpp"
 #include "vmm/config/dedup_knobs.hpp"
 #include "vmm/config/json_fields.hpp"
+#include "vmm/config/overcommit_config.hpp"
 #include "vmm/config/schema.hpp"
 #include "vmm/config/vm_json.hpp"
 
@@ -31,7 +32,7 @@ template <class F> std::pair<FieldProblem, std::string> refusal(F f) {
 
 TEST_CASE("every model's defaults lie within its own ranges", "[config]") {
     json models = config_schema()["models"];
-    REQUIRE(models.size() == 4);
+    REQUIRE(models.size() == 6); // + OvercommitConfig, VmMemoryUpdate
     for (auto& [model, fields] : models.items())
         for (auto& [name, f] : fields.items()) {
             INFO(model << "." << name);
@@ -48,6 +49,7 @@ TEST_CASE("every model's defaults lie within its own ranges", "[config]") {
         }
     CHECK_NOTHROW(dedup::DedupConfig{}.validate());
     CHECK_NOTHROW(BalloonConfig{}.validate(32ull << 20));
+    CHECK_NOTHROW(OvercommitConfig{}.validate());
 }
 
 TEST_CASE("the JSON reader refuses by field: unknown, type, range, missing", "[config]") {
@@ -86,10 +88,10 @@ TEST_CASE("the JSON reader refuses by field: unknown, type, range, missing", "[c
 }
 
 TEST_CASE("read and written JSON round-trip in the model's units", "[config]") {
-    json body = {{"kernel", "/k.elf"}, {"mem_mib", 64},
-                 {"vcpus", 2},         {"cmdline", "x=1"},
-                 {"initrd", "/i"},     {"dedup_domain", "d"},
-                 {"guest_cpl", 0},     {"balloon", {{"amount_mib", 8}, {"deflate_on_oom", true}}},
+    json body = {{"kernel", "/k.elf"},  {"mem_mib", 64},
+                 {"vcpus", 2},          {"cmdline", "x=1"},
+                 {"initrd", "/i"},      {"dedup_domain", "d"},
+                 {"guest_cpl", 0},      {"balloon", {{"amount_mib", 8}, {"deflate_on_oom", true}}},
                  {"mem_limit_mib", 48}, {"mem_priority", 70}};
     VmConfig c = read_vm_config(body);
     CHECK(c.mem_limit_mib == 48);
