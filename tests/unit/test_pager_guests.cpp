@@ -264,8 +264,8 @@ TEST_CASE("no write is lost under dedup, eviction, the balloon and virtio-blk at
     const std::string churn =
         "shared=0.5 zero=0.1 churn=100000 verify verify_ms=400 duration_ms=6000 "
         "min_writes=500000";
-    uint64_t a = h.create(churn, 64ull << 20, 0, console.events(), "memfill", limit(24));
-    uint64_t b = h.create(churn, 64ull << 20, 1, console.events(), "memfill", limit(24));
+    uint64_t a = h.create(churn, 64ull << 20, 0, console.events(), "memfill", limit(40));
+    uint64_t b = h.create(churn, 64ull << 20, 1, console.events(), "memfill", limit(40));
     uint64_t balloon = h.create("touch keep=8M scratch=64 churn=4 verify_ms=100", 64ull << 20, 2,
                                 console.events(), "balloon", [&](VmConfig& c) {
                                     c.balloon = BalloonConfig{};
@@ -290,8 +290,8 @@ TEST_CASE("no write is lost under dedup, eviction, the balloon and virtio-blk at
         h.host.remove_vm(blk);
         REQUIRE_FALSE(h.dedup.stats(blk));
     }
-    REQUIRE(h.host.vm(a)->wait_for(120s));
-    REQUIRE(h.host.vm(b)->wait_for(120s));
+    REQUIRE(h.host.vm(a)->wait_for(400s));
+    REQUIRE(h.host.vm(b)->wait_for(60s));
     uint64_t writes = 0;
     for (uint64_t vm : {0, 1}) {
         std::string done = console.find(vm, "memfill: done");
