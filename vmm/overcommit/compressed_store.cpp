@@ -94,11 +94,7 @@ void CompressedStore::get(BlockHandle handle, uint8_t* page) const {
     uint64_t actual = XXH3_64bits(page, kPageSize);
     if (actual != b.checksum) {
         std::memset(page, 0, kPageSize);
-        char msg[128];
-        std::snprintf(msg, sizeof msg, ": checksum mismatch (expected %016llx, actual %016llx)",
-                      static_cast<unsigned long long>(b.checksum),
-                      static_cast<unsigned long long>(actual));
-        throw CorruptPage(handle_name(handle) + msg);
+        throw checksum_mismatch(handle_name(handle), b.checksum, actual);
     }
 }
 

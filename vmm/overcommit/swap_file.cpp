@@ -289,11 +289,7 @@ void SwapFile::read(SlotHandle slot, uint8_t* page) const {
     if (actual != meta.generation) {
         read_errors_.fetch_add(1, std::memory_order_relaxed);
         std::memset(page, 0, kPageSize);
-        char msg[128];
-        std::snprintf(msg, sizeof msg, ": checksum mismatch (expected %016llx, actual %016llx)",
-                      static_cast<unsigned long long>(meta.generation),
-                      static_cast<unsigned long long>(actual));
-        throw CorruptPage(slot_name(slot) + msg);
+        throw checksum_mismatch(slot_name(slot), meta.generation, actual);
     }
 }
 
