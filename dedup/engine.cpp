@@ -59,7 +59,7 @@ RegionId Engine::add_region(RegionSpec spec) {
     r->counters.pages = r->pages;
     bool use_uffd = r->spec.uffd_freeze;
     {
-        std::lock_guard lock(mutex_);
+        auto lock = lock_as_caller();
         use_uffd = use_uffd && !config_.pause_freeze;
     }
     if (use_uffd) {
@@ -82,7 +82,7 @@ RegionId Engine::add_region(RegionSpec spec) {
         } catch (const std::exception& e) {
             r->own_uffd.reset();
             r->uffd = nullptr;
-            std::lock_guard lock(mutex_);
+            auto lock = lock_as_caller();
             log_once(logged_pause_, std::string("dedup: userfaultfd freeze unavailable (") +
                                         e.what() + "); pausing writers around merges instead");
         }
@@ -92,7 +92,7 @@ RegionId Engine::add_region(RegionSpec spec) {
                            "' has neither a userfaultfd freeze nor pause/resume hooks");
     r->counters.freeze_mode = r->uffd ? "userfaultfd" : "pause";
 
-    std::lock_guard lock(mutex_);
+    auto lock = lock_as_caller();
     auto [it, inserted] = domains_.try_emplace(r->spec.domain, uint32_t(domains_.size()));
     r->domain = it->second;
     // Salt content hashes per domain: equal tree keys then imply one domain.
@@ -105,7 +105,7 @@ RegionId Engine::add_region(RegionSpec spec) {
 }
 
 void Engine::remove_region(RegionId id) {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_as_caller();
     execute_batch(); // candidates may point into this region
     auto it = regions_.find(id);
     if (it == regions_.end()) return;
@@ -142,7 +142,7 @@ void Engine::stop() {
 }
 
 DedupConfig Engine::config() const {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_as_caller();
     return config_;
 }
 
@@ -153,7 +153,7 @@ void Engine::set_config(const DedupConfig& config) {
 DedupConfig Engine::update_config(const std::function<void(DedupConfig&)>& edit) {
     DedupConfig next;
     {
-        std::lock_guard lock(mutex_);
+        auto lock = lock_as_caller();
         next = config_;
         edit(next);
         next.validate();
@@ -167,21 +167,21 @@ DedupConfig Engine::update_config(const std::function<void(DedupConfig&)>& edit)
 
 void Engine::scan_now() {
     {
-        std::lock_guard lock(mutex_);
+        auto lock = lock_as_caller();
         scan_now_ = true;
     }
     cv_.notify_all();
 }
 
 void Engine::run_full_pass() {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_as_caller();
     if (!pass_open_) begin_pass();
     while (!scan_some(UINT64_MAX)) {
     }
 }
 
 void Engine::unmerge_all() {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_as_caller();
     unmerge_all_locked();
 }
 
@@ -288,14 +288,14 @@ void Engine::refresh_mappings_used() {
 }
 
 std::optional<RegionStats> Engine::region_stats(RegionId id) const {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_as_caller();
     auto it = regions_.find(id);
     if (it == regions_.end()) return std::nullopt;
     return it->second->counters;
 }
 
 DedupStats Engine::stats() const {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_as_caller();
     DedupStats s;
     s.pages_shared = stable_.size();
     const Counters& c = counters_;

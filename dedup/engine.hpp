@@ -140,7 +140,14 @@ class Engine {
     void retry(PageMeta& m);
     bool mapping_budget_left(size_t runs) const;
 
+    // Takes mutex_ for anyone but the scan thread. While such callers wait,
+    // the scan thread steps aside between merge batches (scan_some), so a
+    // pager's eviction or a stats read waits one batch, not a scan budget.
+    std::unique_lock<std::mutex> lock_as_caller() const;
+    void yield_to_callers();
+
     mutable std::mutex mutex_;
+    mutable std::atomic<uint32_t> waiting_callers_{0};
     std::condition_variable cv_;
     DedupConfig config_;
     Logger log_;

@@ -9,7 +9,7 @@ namespace foldvm::dedup {
 
 void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
                                 const std::function<void(size_t first, size_t count)>& evict) {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_as_caller();
     auto it = regions_.find(id);
     if (it == regions_.end()) throw InvalidInput("no dedup region " + std::to_string(id));
     Region& r = *it->second;

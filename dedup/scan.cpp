@@ -12,7 +12,9 @@
 
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace foldvm::dedup {
 
@@ -88,7 +90,28 @@ void Engine::note_write(Region& r, PageMeta& m) {
     forget(r, m);
 }
 
+std::unique_lock<std::mutex> Engine::lock_as_caller() const {
+    waiting_callers_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(mutex_);
+    waiting_callers_.fetch_sub(1, std::memory_order_relaxed);
+    return lock;
+}
+
+void Engine::yield_to_callers() {
+    // The scan thread holds mutex_ here through its caller's lock object,
+    // which stays the owner: unlock and relock keep it consistent. A plain
+    // unlock/lock would often win the mutex straight back, so wait (briefly)
+    // until the waiting callers have taken their turn.
+    mutex_.unlock();
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    while (waiting_callers_.load(std::memory_order_relaxed) &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+    mutex_.lock();
+}
+
 bool Engine::scan_some(uint64_t budget) {
+    if (!pass_open_) begin_pass();
     const uint32_t batch_limit = config_.merge_batch_pages;
     while (budget > 0) {
         auto it = regions_.lower_bound(cursor_region_);
@@ -123,7 +146,15 @@ bool Engine::scan_some(uint64_t budget) {
             visit(r, r.meta(i));
             --budget;
             cursor_page_ = i + 1;
-            if (batch_.size() >= batch_limit) execute_batch();
+            bool callers_waiting = waiting_callers_.load(std::memory_order_relaxed) != 0;
+            if (batch_.size() >= batch_limit || callers_waiting) execute_batch();
+            if (callers_waiting) {
+                // Only with the batch empty: a caller may evict or discard
+                // a page a pending candidate points at.
+                yield_to_callers();
+                if (!pass_open_) return true; // a caller's full pass closed it
+                break;                        // regions may have changed: look the cursor up again
+            }
         }
     }
     execute_batch();

@@ -324,6 +324,31 @@ def foldctl(sock, *args, expect_rc=0, timeout=60):
 
 # --- the daemon -------------------------------------------------------------
 
+def thread_stacks(pid):
+    """What every thread of a hung process is doing: each thread's kernel
+    stack, then gdb's backtraces if gdb is installed."""
+    out = []
+    for tid in sorted(os.listdir("/proc/%d/task" % pid)):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                comm = f.read().strip()
+            with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
+                wchan = f.read().strip()
+            with open("/proc/%d/task/%s/stack" % (pid, tid)) as f:
+                kstack = f.read()
+        except OSError:
+            continue
+        out.append("%s %s %s\n%s" % (tid, comm, wchan, kstack))
+    if shutil.which("gdb"):
+        try:
+            out.append(subprocess.run(
+                ["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt"],
+                capture_output=True, text=True, timeout=60).stdout)
+        except subprocess.TimeoutExpired:
+            out.append("gdb timed out")
+    return "\n".join(out)
+
+
 class Daemon:
     """`foldvm serve` on a socket in a private temporary directory."""
 
@@ -374,9 +399,12 @@ class Daemon:
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            stacks = thread_stacks(self.proc.pid)
             self.proc.kill()
             self.proc.wait()
-            raise Failure("foldvm serve did not stop within %d s after signal %d" % (timeout, sig))
+            raise Failure("foldvm serve did not stop within %d s after signal %d\n"
+                          "--- log ---\n%s--- threads ---\n%s" %
+                          (timeout, sig, self.read_log(), stacks))
         check(rc == 0, "foldvm serve exited with %d after signal %d:\n%s" % (rc, sig, self.read_log()))
         check(not os.path.exists(self.sock), "socket %s left behind after shutdown" % self.sock)
         return rc

@@ -132,6 +132,27 @@ TEST_CASE("a vCPU touching evicted pages blocks in userfaultfd and resumes with 
                         << " us p99 " << back.fault_latency_us_p99 << " us");
 }
 
+TEST_CASE("a VM's dedup region is gone before its pager stops serving faults", "[pager][guest]") {
+    if (!userfaultfd_features().available) {
+        WARN("SKIP: " << userfaultfd_features().reason);
+        return;
+    }
+    // The scanner reads guest RAM; a page not in memory makes it wait on
+    // the userfaultfd only the pager serves. Removing the pager first left
+    // the scanner blocked for good and `foldvm serve` hung on SIGTERM.
+    ConsoleLog console;
+    PagedHost h(DedupMode::Builtin);
+    uint64_t id = h.create("shared=0.3 zero=0.2", 16ull << 20, 0, console.events());
+    std::shared_ptr<Vm> vm = h.host.vm(id);
+    REQUIRE(wait_until([&] { return !console.find(0, "memfill: filled").empty(); }, 60s));
+    REQUIRE(h.overcommit.park(id));
+    REQUIRE(h.dedup.stats(id).has_value());
+    vm->stop();
+    vm->wait();
+    h.overcommit.vm_removed(id, *vm);
+    CHECK_FALSE(h.dedup.stats(id).has_value());
+}
+
 namespace {
 
 // A small tmpfs for the swap directory, unmounted at the end whatever

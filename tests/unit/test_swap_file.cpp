@@ -6,8 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -149,6 +152,48 @@ TEST_CASE("dropped swap slots are reused before the file grows", "[overcommit][s
     }
     swap.read(first.slots[5], out.data());
     CHECK(out == pages[5]);
+}
+
+// Pages of `fd` in the page cache, through mincore on a mapping of it.
+static size_t cached_pages(int fd) {
+    struct stat st {};
+    REQUIRE(::fstat(fd, &st) == 0);
+    size_t pages = size_t(st.st_size) / kPageSize;
+    if (!pages) return 0;
+    void* map = ::mmap(nullptr, pages * kPageSize, PROT_READ, MAP_SHARED, fd, 0);
+    REQUIRE(map != MAP_FAILED);
+    std::vector<unsigned char> vec(pages);
+    REQUIRE(::mincore(map, pages * kPageSize, vec.data()) == 0);
+    ::munmap(map, pages * kPageSize);
+    return size_t(std::count_if(vec.begin(), vec.end(), [](unsigned char v) { return v & 1; }));
+}
+
+TEST_CASE("swapped pages leave the page cache, written and read", "[overcommit][swap]") {
+    struct statfs fs {};
+    REQUIRE(::statfs(temp_dir().c_str(), &fs) == 0);
+    if (fs.f_type == TMPFS_MAGIC) {
+        WARN("SKIP: " << temp_dir() << " is a tmpfs, whose page cache is its storage");
+        return;
+    }
+    // Cached slots are memory outside the RSS the governor holds to its
+    // budget: swapping to them would free nothing.
+    SwapFile swap({.directory = temp_dir()});
+    std::vector<PageBytes> pages;
+    for (uint32_t i = 0; i < 64; ++i)
+        pages.push_back(random_page(i));
+    std::vector<SlotHandle> slots;
+    for (size_t first = 0; first < pages.size(); first += SwapFile::kMaxCluster) {
+        SwapWriteResult r = write_sync(swap, pages, first, SwapFile::kMaxCluster);
+        REQUIRE(r.error == 0);
+        slots.insert(slots.end(), r.slots.begin(), r.slots.end());
+    }
+    CHECK(cached_pages(swap.fd_for_testing()) == 0);
+    PageBytes out;
+    for (size_t i = 0; i < pages.size(); ++i) {
+        swap.read(slots[i], out.data());
+        REQUIRE(out == pages[i]);
+    }
+    CHECK(cached_pages(swap.fd_for_testing()) == 0);
 }
 
 TEST_CASE("encryption is on by default: the file never holds the plaintext", "[overcommit][swap]") {

@@ -524,6 +524,12 @@ void OvercommitService::vm_created(uint64_t id, Vm& vm) {
 
 void OvercommitService::vm_removed(uint64_t id, Vm& vm) {
     if (!enabled()) return;
+    // The dedup scanner reads this VM's RAM, and a read of a page not in
+    // memory waits on the userfaultfd this pager serves: the region must go
+    // before the pager stops serving, or the scanner blocks for good (seen
+    // as `foldvm serve` hanging on SIGTERM). Dedup's own vm_removed, called
+    // after this one, then finds nothing left to do.
+    impl_->dedup.vm_removed(id, vm);
     std::unique_ptr<Pager> pager;
     {
         std::lock_guard step(impl_->governor_mutex);

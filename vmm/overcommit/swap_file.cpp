@@ -63,6 +63,22 @@ int write_fully(int fd, iovec* iov, int iovcnt, off_t offset, uint64_t& syscalls
     return 0;
 }
 
+// Written slots would otherwise stay in the page cache: memory charged to
+// this process's cgroup, yet outside the RSS the governor holds to the
+// budget, so evicting to swap would free nothing until the kernel reclaimed
+// it. Write them back (off the fault path: this is a writer thread) and drop
+// them. Returns 0 or the errno of a failed writeback, which is a failed
+// write: the pages stay in memory.
+int drop_from_page_cache(int fd, off_t offset, size_t len) {
+    if (::sync_file_range(fd, offset, off_t(len),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                              SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
+        errno != ESPIPE && errno != EINVAL)
+        return errno;
+    ::posix_fadvise(fd, offset, off_t(len), POSIX_FADV_DONTNEED);
+    return 0;
+}
+
 } // namespace
 
 SwapFile::SwapFile(SwapFileOptions options) : options_(std::move(options)) {
@@ -82,6 +98,9 @@ SwapFile::SwapFile(SwapFileOptions options) : options_(std::move(options)) {
         if (err == EOPNOTSUPP || err == EISDIR) why += " (no O_TMPFILE support there)";
         throw InvalidInput("swap directory '" + options_.directory + "': " + why);
     }
+    // Reads are single slots at random: readahead would only fill the
+    // page cache with slots nobody asked for.
+    ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_RANDOM);
     if (options_.encrypt) crypto_aead_xchacha20poly1305_ietf_keygen(key_.data());
     counters_.encrypted = options_.encrypt;
     for (unsigned i = 0; i < options_.writer_threads; ++i)
@@ -181,6 +200,8 @@ SwapWriteResult SwapFile::write_cluster(const std::vector<const uint8_t*>& pages
         err =
             write_fully(fd_.get(), iov.data(), int(r.count), slot_offset(r.first), syscalls, bytes);
         if (err) break;
+        err = drop_from_page_cache(fd_.get(), slot_offset(r.first), r.count * kPageSize);
+        if (err) break;
         ++runs_done;
     }
 
@@ -274,6 +295,7 @@ void SwapFile::read(SlotHandle slot, uint8_t* page) const {
         }
         got += size_t(n);
     }
+    ::posix_fadvise(fd_.get(), slot_offset(slot), off_t(kPageSize), POSIX_FADV_DONTNEED);
     if (options_.encrypt) {
         Nonce nonce = make_nonce(slot, meta.generation);
         if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(page, nullptr, page, kPageSize,
