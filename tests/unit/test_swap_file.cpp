@@ -344,6 +344,50 @@ TEST_CASE("a file truncated underneath gives SwapReadError, corrupted bytes Corr
     }
 }
 
+TEST_CASE("a run of slots is read in one pread, and a bad page fails only itself",
+          "[overcommit][swap]") {
+    bool encrypt = GENERATE(true, false);
+    INFO("encrypt=" << encrypt);
+    SwapFile swap({.directory = temp_dir(), .encrypt = encrypt});
+    std::vector<PageBytes> pages;
+    for (uint32_t i = 0; i < 8; ++i)
+        pages.push_back(random_page(100 + i));
+    SwapWriteResult r = write_sync(swap, pages);
+    REQUIRE(r.error == 0);
+    for (size_t k = 1; k < pages.size(); ++k)
+        REQUIRE(r.slots[k] == r.slots[0] + k);
+    std::vector<PageBytes> out(pages.size());
+    auto read_all = [&] { return swap.read_run(r.slots[0], pages.size(), out[0].data()); };
+
+    auto errors = read_all();
+    for (size_t k = 0; k < pages.size(); ++k) {
+        CHECK_FALSE(errors[k]);
+        CHECK(out[k] == pages[k]);
+    }
+    CHECK(swap.stats().reads == pages.size());
+
+    uint8_t flip = 0x42;
+    REQUIRE(::pwrite(swap.fd_for_testing(), &flip, 1, off_t(r.slots[3]) * off_t(kPageSize) + 7) ==
+            1);
+    REQUIRE(::ftruncate(swap.fd_for_testing(), off_t(r.slots[6]) * off_t(kPageSize)) == 0);
+    errors = read_all();
+    for (size_t k = 0; k < pages.size(); ++k) {
+        INFO("page " << k);
+        if (k == 3 || k >= 6) {
+            REQUIRE(errors[k]);
+            CHECK(out[k] == PageBytes{});
+            if (k == 3)
+                CHECK_THROWS_AS(std::rethrow_exception(errors[k]), CorruptPage);
+            else
+                CHECK_THROWS_AS(std::rethrow_exception(errors[k]), SwapReadError);
+        } else {
+            CHECK_FALSE(errors[k]);
+            CHECK(out[k] == pages[k]);
+        }
+    }
+    CHECK(swap.stats().read_errors == 3);
+}
+
 TEST_CASE("a missing swap directory is InvalidInput naming it", "[overcommit][swap]") {
     std::string dir = temp_dir() + "/foldvm-no-such-dir-" + std::to_string(::getpid());
     CHECK_THROWS_AS(SwapFile({.directory = dir}), InvalidInput);

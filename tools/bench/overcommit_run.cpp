@@ -49,6 +49,7 @@ std::vector<uint64_t> wait_mailboxes(OvercommitEngine& e, const std::vector<uint
 struct Finish {
     int completed = 0, killed = 0;
     uint64_t mismatches = 0;
+    std::vector<std::string> reports; // the guests' MISMATCH lines
 };
 
 // Sends stop to every VM that is still running and waits for its done line.
@@ -83,6 +84,8 @@ Finish stop_all(OvercommitEngine& e, const std::vector<uint64_t>& ids,
         uint64_t m = line_field(done->text, "mismatches").value_or(1);
         f.mismatches += m;
         if (m == 0) ++f.completed;
+        for (auto& l : con.all(idx[i], "memfill: MISMATCH"))
+            f.reports.push_back("vm " + std::to_string(ids[i]) + ": " + l);
     }
     return f;
 }
@@ -133,6 +136,7 @@ json density(const OvercommitOptions& o, OvercommitEngine& e) {
             {"vms_completed", f.completed},
             {"vms_killed", f.killed},
             {"verify_mismatches", f.mismatches},
+            {"mismatch_reports", f.reports},
             {"hot_ops", ops},
             {"hot_ops_per_s", ops_per_s},
             {"lat_p50_ns", all.percentile_ns(50)},
@@ -199,6 +203,7 @@ json cow_storm(const OvercommitOptions& o, OvercommitEngine& e) {
             {"vms_completed", f.completed},
             {"vms_killed", f.killed},
             {"verify_mismatches", f.mismatches},
+            {"mismatch_reports", f.reports},
             {"overcommit", oc}};
 }
 
@@ -311,6 +316,7 @@ json park(const OvercommitOptions& o, OvercommitEngine& e) {
             {"vms_completed", f.completed},
             {"vms_killed", f.killed},
             {"verify_mismatches", f.mismatches},
+            {"mismatch_reports", f.reports},
             {"overcommit", oc},
             {"kernel_park", extra}};
 }

@@ -31,6 +31,12 @@ bool VcpuParking::hold() {
     return wait_all_parked(lock);
 }
 
+void VcpuParking::hold_nowait() {
+    std::lock_guard lock(mutex_);
+    ++holds_;
+    kick_();
+}
+
 void VcpuParking::release() {
     std::lock_guard lock(mutex_);
     if (holds_ > 0) --holds_;

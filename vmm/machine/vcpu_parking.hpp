@@ -24,6 +24,9 @@ class VcpuParking {
     bool pause();
     void resume();
     bool hold();
+    // A hold that does not wait: the vCPUs park at their next exit (they
+    // are kicked). For throttling, where a step must not wait on vCPUs.
+    void hold_nowait();
     void release();
     // Stop requested: parked vCPUs and polls wake, and park points let go for good.
     void stop();

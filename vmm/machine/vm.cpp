@@ -175,6 +175,10 @@ void Vm::hold() {
     parking_.hold();
 }
 
+void Vm::hold_nowait() {
+    if (!finished()) parking_.hold_nowait();
+}
+
 void Vm::release() {
     parking_.release();
 }

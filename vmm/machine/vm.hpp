@@ -65,6 +65,8 @@ class Vm {
     // dedup's fallback freeze, independent of the user-visible paused state:
     // holds nest, and release() never resumes a VM the user paused.
     void hold();
+    // hold() without waiting for the vCPUs to park (they are kicked).
+    void hold_nowait();
     void release();
     // Requests stop; returns without waiting. wait() joins.
     void stop();

@@ -3,6 +3,7 @@
 #include "pager.hpp"
 
 #include "common/error.hpp"
+#include "common/thread_priority.hpp"
 
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -50,6 +51,9 @@ void FaultServer::remove(Pager& pager) {
 }
 
 void FaultServer::run() {
+    // A vCPU waiting here should not also wait for a core behind the other
+    // vCPUs (best effort: without CAP_SYS_NICE it keeps the default weight).
+    set_thread_nice(-10);
     std::array<epoll_event, 32> events;
     auto spin_until = std::chrono::steady_clock::time_point{};
     while (!stop_) {

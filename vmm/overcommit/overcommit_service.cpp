@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "common/procfs.hpp"
+#include "common/thread_priority.hpp"
 #include "vmm/memory/process_memory.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
@@ -31,6 +32,7 @@ using namespace overcommit;
 namespace {
 
 constexpr size_t kSweepPages = 512; // pages looked at per eviction call
+constexpr int kServiceNice = -10;   // governor weight (see set_thread_nice)
 
 void check_swap_dir(const std::string& dir) {
     struct stat st {};
@@ -267,26 +269,42 @@ struct OvercommitService::Impl {
     }
 
     void throttle(MemoryState s) {
-        // At low, hold the fastest-growing VM for one interval; release all
-        // once memory is above low again.
+        // The analogue of the kernel's direct reclaim: a VM that allocates
+        // faster than the governor evicts waits, one interval at a time. At
+        // hard the fastest-growing VM waits; at low every growing VM does,
+        // so the budget holds however many VMs fill at once (20 vCPUs
+        // filling on 2 cores outrun any single evicting thread). Held VMs
+        // are released at the next step, which decides again.
         for (auto& [id, e] : vms) {
             if (!e.held) continue;
             e.vm->release();
             e.held = false;
             e.throttled_ms += config.governor_interval_ms;
         }
-        if (s != MemoryState::Low) return;
-        VmEntry* fastest = nullptr;
+        if (s != MemoryState::Hard && s != MemoryState::Low) return;
+        std::vector<VmEntry*> growing;
         for (auto& [id, e] : vms)
-            if (e.growth && (!fastest || e.growth > fastest->growth)) fastest = &e;
-        if (!fastest) return;
-        fastest->vm->hold();
-        fastest->held = true;
-        ++counters.throttles;
-        if (debug) debug("overcommit: low memory, throttling the fastest-growing VM");
+            if (e.growth && !e.parked) growing.push_back(&e);
+        if (growing.empty()) return;
+        if (s == MemoryState::Hard) {
+            auto fastest =
+                std::max_element(growing.begin(), growing.end(),
+                                 [](VmEntry* a, VmEntry* b) { return a->growth < b->growth; });
+            growing = {*fastest};
+        }
+        for (VmEntry* e : growing) {
+            e->vm->hold_nowait();
+            e->held = true;
+            ++counters.throttles;
+        }
+        if (debug)
+            debug("overcommit: " + std::string(to_string(s)) + " memory, holding " +
+                  std::to_string(growing.size()) + " growing VM(s) for one step");
     }
 
     void run() {
+        if (!set_thread_nice(kServiceNice) && debug)
+            debug("overcommit: governor keeps the default CPU weight (setpriority refused)");
         std::unique_lock lock(mutex);
         while (!stop) {
             auto interval = std::chrono::milliseconds(config.governor_interval_ms);

@@ -361,26 +361,63 @@ void Pager::serve_fault(const uffd_msg& msg) {
     size_t block = i - i % around, end = std::min(pages_, block + around);
     std::vector<bool> take(end - block, false);
     uint32_t now = now_s();
-    for (size_t j = block; j < end; ++j) {
+    auto wanted = [&](size_t j) {
         const Entry& n = entries_[j];
-        if (n.where == Where::Resident || (j != i && n.batch != batch)) continue;
-        try {
-            if (!fetch_locked(j, scratch_.data() + (j - block) * kPageSize)) continue;
+        return n.where != Where::Resident && (j == i || n.batch == batch);
+    };
+    // `err` is null when page j's bytes are in scratch_.
+    auto settle = [&](size_t j, const std::exception_ptr& err) {
+        uint8_t* bytes = scratch_.data() + (j - block) * kPageSize;
+        if (!err) {
             take[j - block] = true;
-        } catch (const std::exception& err) {
-            ++counters_.read_errors;
-            if (j != i) continue; // a neighbour: leave it for its own fault
-            std::string reason = std::string("guest page ") + std::to_string(i) +
-                                 " could not be restored: " + err.what();
-            if (tier_failure_.empty()) tier_failure_ = reason;
-            failed_ = true;
-            if (options_.log) options_.log("pager: " + reason);
-            // Stop the VM first (its vCPUs leave KVM_RUN on the kick), then
-            // release the faulting thread: never hand it wrong bytes silently.
-            if (options_.fail_vm) options_.fail_vm(reason);
-            std::memset(scratch_.data() + (j - block) * kPageSize, 0, kPageSize);
-            take[j - block] = true;
+            return;
         }
+        ++counters_.read_errors;
+        if (j != i) return; // a neighbour: leave it for its own fault
+        std::string why;
+        try {
+            std::rethrow_exception(err);
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        std::string reason =
+            std::string("guest page ") + std::to_string(i) + " could not be restored: " + why;
+        if (tier_failure_.empty()) tier_failure_ = reason;
+        failed_ = true;
+        if (options_.log) options_.log("pager: " + reason);
+        // Stop the VM first (its vCPUs leave KVM_RUN on the kick), then
+        // release the faulting thread: never hand it wrong bytes silently.
+        if (options_.fail_vm) options_.fail_vm(reason);
+        std::memset(bytes, 0, kPageSize);
+        take[j - block] = true;
+    };
+    for (size_t j = block; j < end;) {
+        if (!wanted(j)) {
+            ++j;
+            continue;
+        }
+        // Neighbours swapped out together sit in consecutive slots: one I/O.
+        size_t k = j + 1;
+        if (entries_[j].where == Where::Swapped)
+            while (k < end && wanted(k) && entries_[k].where == Where::Swapped &&
+                   entries_[k].handle == entries_[k - 1].handle + 1)
+                ++k;
+        if (k - j > 1) {
+            auto errors = options_.swap->read_run(entries_[j].handle, k - j,
+                                                  scratch_.data() + (j - block) * kPageSize);
+            for (size_t p = j; p < k; ++p)
+                settle(p, errors[p - j]);
+        } else {
+            std::exception_ptr err;
+            bool stored = true;
+            try {
+                stored = fetch_locked(j, scratch_.data() + (j - block) * kPageSize);
+            } catch (...) {
+                err = std::current_exception();
+            }
+            if (stored) settle(j, err);
+        }
+        j = k;
     }
     // Copy runs of the same kind (zero pages map the zero page), then wake.
     for (size_t j = block; j < end;) {

@@ -270,49 +270,82 @@ void SwapFile::fail_locked(int err) {
 }
 
 void SwapFile::read(SlotHandle slot, uint8_t* page) const {
-    Slot meta;
+    std::exception_ptr err = read_run(slot, 1, page).front();
+    if (err) std::rethrow_exception(err);
+}
+
+std::vector<std::exception_ptr> SwapFile::read_run(SlotHandle first, size_t count,
+                                                   uint8_t* pages) const {
+    std::vector<std::exception_ptr> errors(count);
+    std::vector<Slot> meta(count);
     {
         std::lock_guard lock(mutex_);
-        if (slot >= slots_.size() || slots_[slot].state != SlotState::Used)
-            throw InvalidInput(slot_name(slot) + " is not written");
-        meta = slots_[slot];
+        for (size_t k = 0; k < count; ++k) {
+            SlotHandle slot = first + SlotHandle(k);
+            if (slot >= slots_.size() || slots_[slot].state != SlotState::Used)
+                errors[k] =
+                    std::make_exception_ptr(InvalidInput(slot_name(slot) + " is not written"));
+            else
+                meta[k] = slots_[slot];
+        }
     }
-    reads_.fetch_add(1, std::memory_order_relaxed);
+    reads_.fetch_add(count, std::memory_order_relaxed);
+    const size_t len = count * kPageSize;
+    const off_t offset = slot_offset(first);
     size_t got = 0;
-    while (got < kPageSize) {
-        ssize_t n = ::pread(fd_.get(), page + got, kPageSize - got, slot_offset(slot) + off_t(got));
+    while (got < len) {
+        ssize_t n = ::pread(fd_.get(), pages + got, len - got, offset + off_t(got));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             int err = n < 0 ? errno : EIO;
-            read_errors_.fetch_add(1, std::memory_order_relaxed);
-            std::memset(page, 0, kPageSize);
-            std::string what =
-                "read " + slot_name(slot) + " at offset " + std::to_string(slot_offset(slot));
-            if (n == 0)
-                what += ": short read (" + std::to_string(got) + " of " +
-                        std::to_string(kPageSize) + " bytes, file truncated?)";
-            throw SwapReadError(what, err);
+            std::memset(pages + got, 0, len - got);
+            // Pages read in full before the failure are still good.
+            for (size_t k = got / kPageSize; k < count; ++k) {
+                if (errors[k]) continue;
+                read_errors_.fetch_add(1, std::memory_order_relaxed);
+                SlotHandle slot = first + SlotHandle(k);
+                std::string what =
+                    "read " + slot_name(slot) + " at offset " + std::to_string(slot_offset(slot));
+                if (n == 0)
+                    what += ": short read (" +
+                            std::to_string(got > k * kPageSize ? got - k * kPageSize : 0) + " of " +
+                            std::to_string(kPageSize) + " bytes, file truncated?)";
+                errors[k] = std::make_exception_ptr(SwapReadError(what, err));
+            }
+            break;
         }
         got += size_t(n);
     }
-    ::posix_fadvise(fd_.get(), slot_offset(slot), off_t(kPageSize), POSIX_FADV_DONTNEED);
+    ::posix_fadvise(fd_.get(), offset, off_t(len), POSIX_FADV_DONTNEED);
+    for (size_t k = 0; k < count; ++k) {
+        uint8_t* page = pages + k * kPageSize;
+        if (errors[k]) {
+            std::memset(page, 0, kPageSize);
+            continue;
+        }
+        try {
+            verify(first + SlotHandle(k), meta[k], page);
+        } catch (...) {
+            read_errors_.fetch_add(1, std::memory_order_relaxed);
+            std::memset(page, 0, kPageSize);
+            errors[k] = std::current_exception();
+        }
+    }
+    return errors;
+}
+
+void SwapFile::verify(SlotHandle slot, const Slot& meta, uint8_t* page) const {
     if (options_.encrypt) {
         Nonce nonce = make_nonce(slot, meta.generation);
         if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(page, nullptr, page, kPageSize,
                                                                 meta.tag.data(), nullptr, 0,
-                                                                nonce.data(), key_.data()) != 0) {
-            read_errors_.fetch_add(1, std::memory_order_relaxed);
-            std::memset(page, 0, kPageSize);
+                                                                nonce.data(), key_.data()) != 0)
             throw CorruptPage(slot_name(slot) + ": authentication tag does not verify");
-        }
         return;
     }
     uint64_t actual = XXH3_64bits(page, kPageSize);
-    if (actual != meta.generation) {
-        read_errors_.fetch_add(1, std::memory_order_relaxed);
-        std::memset(page, 0, kPageSize);
+    if (actual != meta.generation)
         throw checksum_mismatch(slot_name(slot), meta.generation, actual);
-    }
 }
 
 void SwapFile::drop(SlotHandle slot) {

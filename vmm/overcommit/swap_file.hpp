@@ -11,7 +11,8 @@
 // then the file grows) and each run of consecutive slots is one pwritev.
 // A thread pool rather than io_uring: writes are off the fault path, and the
 // pool has no kernel-version or resource-limit failure modes to handle.
-// Reads are synchronous pread + decrypt: they are on the fault path.
+// Reads are synchronous pread + decrypt: they are on the fault path, and a
+// run of consecutive slots (a fault-around block) is one I/O.
 #pragma once
 
 #include "common/unique_fd.hpp"
@@ -21,6 +22,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -93,6 +95,10 @@ class SwapFile {
     // read, CorruptPage when the tag or checksum does not verify,
     // InvalidInput for a slot not written.
     void read(SlotHandle slot, uint8_t* page) const;
+    // Fills `count` pages at `pages` from slots first..first+count-1 with one
+    // pread. Returns, per page, null or the error read() would have thrown
+    // for it (that page then reads as zeros).
+    std::vector<std::exception_ptr> read_run(SlotHandle first, size_t count, uint8_t* pages) const;
     // Frees the slot for reuse; punches a hole once its 32-slot cluster is free.
     void drop(SlotHandle slot);
 
@@ -122,6 +128,7 @@ class SwapFile {
     };
 
     void worker();
+    void verify(SlotHandle slot, const Slot& meta, uint8_t* page) const;
     SwapWriteResult write_cluster(const std::vector<const uint8_t*>& pages, uint8_t* cipher_buf);
     // The lowest free slots for `n` pages (fewer when capacity is reached),
     // as runs of consecutive slots.
