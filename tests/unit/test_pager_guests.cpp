@@ -9,6 +9,7 @@
 #include "vmm/devices/virtio/balloon.hpp"
 #include "vmm/machine/console_log.hpp"
 #include "vmm/machine/host.hpp"
+#include "vmm/overcommit/budget_guard.hpp"
 #include "vmm/overcommit/overcommit_service.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
@@ -17,6 +18,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -267,6 +269,52 @@ TEST_CASE("a damaged stored page fails only its own VM, with the reason",
     CHECK(h.host.vm(bystander)->state() == VmState::Running);
     CHECK(console.dump(1).size() > rounds_before);
     CHECK(console.find(1, "MISMATCH").empty());
+}
+
+TEST_CASE("the budget guard holds every VM over the low line until the release line",
+          "[pager][guest][guard]") {
+    if (!userfaultfd_features().available) {
+        WARN("SKIP: " << userfaultfd_features().reason);
+        return;
+    }
+    ConsoleLog console;
+    PagedHost h(DedupMode::Off);
+    uint64_t a = h.create("verify verify_ms=50", 16ull << 20, 0, console.events());
+    uint64_t b = h.create("verify verify_ms=50", 16ull << 20, 1, console.events());
+    REQUIRE(wait_until(
+        [&] {
+            return !console.find(0, "memfill: verify").empty() &&
+                   !console.find(1, "memfill: verify").empty();
+        },
+        60s));
+    std::atomic<uint64_t> used{100};
+    overcommit::BudgetGuard guard(5ms, [&] { return used.load(); });
+    guard.set_lines(1000, 500);
+    guard.add(a, *h.host.vm(a));
+    guard.add(b, *h.host.vm(b));
+    std::this_thread::sleep_for(100ms);
+    CHECK_FALSE(guard.stats().holding);
+
+    used = 2000;
+    REQUIRE(wait_until([&] { return guard.stats().holding; }, 5s));
+    std::this_thread::sleep_for(300ms); // a round already under way may still print
+    size_t seen_a = console.dump(0).size(), seen_b = console.dump(1).size();
+    std::this_thread::sleep_for(500ms);
+    CHECK(console.dump(0).size() == seen_a);
+    CHECK(console.dump(1).size() == seen_b);
+    used = 700; // between the lines: still held
+    std::this_thread::sleep_for(100ms);
+    CHECK(guard.stats().holding);
+
+    used = 400;
+    REQUIRE(wait_until([&] { return !guard.stats().holding; }, 5s));
+    CHECK(wait_until(
+        [&] { return console.dump(0).size() > seen_a && console.dump(1).size() > seen_b; }, 10s));
+    CHECK(guard.stats().brakes == 1);
+    CHECK(guard.stats().held_ms >= 800);
+    guard.remove(a);
+    guard.remove(b);
+    CHECK(console.find(0, "MISMATCH").empty());
 }
 
 TEST_CASE("no write is lost under dedup, eviction, the balloon and virtio-blk at once",

@@ -8,6 +8,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 
@@ -18,6 +21,25 @@ namespace {
 dedup::DedupConfig dedup_config() {
     dedup::DedupConfig cfg; // the engine's defaults; the governor paces it
     return cfg;
+}
+
+} // namespace
+
+namespace {
+
+OvercommitService::Logger stderr_logger() {
+    return [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+}
+
+// FOLDVM_BENCH_DEBUG=1: the governor's decisions, timestamped, on stderr.
+OvercommitService::Logger debug_logger() {
+    const char* on = std::getenv("FOLDVM_BENCH_DEBUG");
+    if (!on || std::string(on) != "1") return {};
+    auto t0 = std::chrono::steady_clock::now();
+    return [t0](const std::string& line) {
+        double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::fprintf(stderr, "%9.3f %s\n", t, line.c_str());
+    };
 }
 
 } // namespace
@@ -35,9 +57,10 @@ OvercommitEngine::OvercommitEngine(const std::string& engine, uint64_t budget,
     OvercommitConfig oc;
     oc.budget_mib = budget >> 20;
     oc.swap_dir = swap_dir;
-    overcommit_ =
-        ServicePtr(std::make_unique<OvercommitService>(host_, dedup_, oc).release(),
-                   [](OvercommitService* p) { std::default_delete<OvercommitService>()(p); });
+    overcommit_ = ServicePtr(
+        std::make_unique<OvercommitService>(host_, dedup_, oc, stderr_logger(), debug_logger())
+            .release(),
+        [](OvercommitService* p) { std::default_delete<OvercommitService>()(p); });
 #else
     (void)budget;
     (void)swap_dir;
@@ -79,7 +102,7 @@ void OvercommitEngine::start(const std::vector<uint64_t>& ids) {
     for (uint64_t id : ids)
         host_.vm(id)->start();
     for (auto& [tid, name] : own_threads())
-        if (!before.count(tid) && name.rfind("foldvm-", 0) != 0) vcpu_tids_.push_back(tid);
+        if (!before.count(tid) && name.rfind("foldvm-vcpu", 0) == 0) vcpu_tids_.push_back(tid);
 }
 
 uint64_t OvercommitEngine::index_of(uint64_t id) const {
@@ -102,9 +125,14 @@ double OvercommitEngine::process_cpu_s() const {
 }
 
 double OvercommitEngine::vcpu_cpu_s() const {
+    // A thread's figure stays readable only while it runs: keep the last
+    // one seen, so a VM that finished still counts.
     double sum = 0;
-    for (pid_t t : vcpu_tids_)
-        sum += std::max(0.0, thread_cpu_seconds(t));
+    for (pid_t t : vcpu_tids_) {
+        double now = thread_cpu_seconds(t);
+        if (now >= 0) vcpu_seen_s_[t] = now;
+        sum += vcpu_seen_s_[t];
+    }
     return sum;
 }
 

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,7 @@ class OvercommitEngine {
     TimedConsole console_;
     std::vector<uint64_t> ids_;
     std::vector<pid_t> vcpu_tids_;
+    mutable std::map<pid_t, double> vcpu_seen_s_; // last CPU seconds read per vCPU
 };
 
 } // namespace foldvm::bench

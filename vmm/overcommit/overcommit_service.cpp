@@ -10,6 +10,7 @@
 #include "host_budget.hpp"
 #include "pager.hpp"
 
+#include "budget_guard.hpp"
 #include "common/error.hpp"
 #include "common/procfs.hpp"
 #include "common/thread_priority.hpp"
@@ -57,7 +58,8 @@ struct OvercommitService::Impl {
         VmMemoryPolicy policy;
         bool parked = false;
         uint64_t last_resident = 0; // pages, from the previous sizing
-        uint64_t growth = 0;        // pages per tick, for throttling
+        uint64_t growth = 0;        // pages between the last two sizings, for throttling
+        std::chrono::steady_clock::time_point grown_at{}; // sizing `growth` came from
         bool held = false;
         uint64_t throttled_ms = 0;
         std::chrono::steady_clock::time_point resident_at{};
@@ -75,6 +77,7 @@ struct OvercommitService::Impl {
     std::string budget_source;
     std::unique_ptr<CompressedStore> compressed;
     std::unique_ptr<FaultServer> faults;
+    std::unique_ptr<BudgetGuard> guard; // the low line: holds every VM
 
     mutable std::mutex mutex; // config, vms, stats
     std::map<uint64_t, VmEntry> vms;
@@ -102,6 +105,14 @@ struct OvercommitService::Impl {
             budget_source = "auto";
             if (log) log("overcommit: budget " + std::to_string(b.bytes >> 20) + " MiB, " + b.why);
         }
+        apply_guard_lines();
+    }
+    void apply_guard_lines() {
+        // Over the low line every VM waits; it goes on once the governor
+        // has evicted back to the soft line.
+        if (guard)
+            guard->set_lines(budget_bytes - threshold(config.hard_free_pm),
+                             budget_bytes - threshold(config.soft_free_pm));
     }
     uint64_t compressed_cap() const {
         return config.compressed_max_mib ? config.compressed_max_mib << 20 : budget_bytes / 4;
@@ -214,8 +225,13 @@ struct OvercommitService::Impl {
         // Per-VM limits and parked VMs first, whatever the state.
         for (auto& [id, e] : vms) {
             uint64_t resident = vm_resident_pages(e, false);
-            e.growth = resident > e.last_resident ? resident - e.last_resident : 0;
-            e.last_resident = resident;
+            // Sizings are cached for 200 ms: growth changes only when a new
+            // one came in, or most ticks would see every VM as idle.
+            if (e.resident_at != e.grown_at) {
+                e.growth = resident > e.last_resident ? resident - e.last_resident : 0;
+                e.last_resident = resident;
+                e.grown_at = e.resident_at;
+            }
             uint64_t limit_pages = e.policy.limit_mib << 20 >> 12;
             if (e.policy.limit_mib && resident > limit_pages)
                 count_evictions(evict_from(e, resident - limit_pages, std::chrono::seconds(0)));
@@ -269,37 +285,38 @@ struct OvercommitService::Impl {
     }
 
     void throttle(MemoryState s) {
-        // The analogue of the kernel's direct reclaim: a VM that allocates
-        // faster than the governor evicts waits, one interval at a time. At
-        // hard the fastest-growing VM waits; at low every growing VM does,
-        // so the budget holds however many VMs fill at once (20 vCPUs
-        // filling on 2 cores outrun any single evicting thread). Held VMs
-        // are released at the next step, which decides again.
-        for (auto& [id, e] : vms) {
-            if (!e.held) continue;
-            e.vm->release();
-            e.held = false;
-            e.throttled_ms += config.governor_interval_ms;
-        }
-        if (s != MemoryState::Hard && s != MemoryState::Low) return;
-        std::vector<VmEntry*> growing;
-        for (auto& [id, e] : vms)
-            if (e.growth && !e.parked) growing.push_back(&e);
-        if (growing.empty()) return;
+        // The analogue of the kernel's direct reclaim: at hard memory the
+        // fastest-growing VM waits, one interval at a time; a held VM does
+        // not grow, so it stays held while memory stays that tight. Low
+        // memory is the BudgetGuard's: it holds every VM, whatever this
+        // thread is waiting on.
+        std::vector<VmEntry*> hold;
         if (s == MemoryState::Hard) {
-            auto fastest =
-                std::max_element(growing.begin(), growing.end(),
-                                 [](VmEntry* a, VmEntry* b) { return a->growth < b->growth; });
-            growing = {*fastest};
+            for (auto& [id, e] : vms)
+                if ((e.growth || e.held) && !e.parked) hold.push_back(&e);
+            if (hold.size() > 1) {
+                auto rank = [](VmEntry* e) { return std::pair(e->growth, e->held); };
+                VmEntry* fastest =
+                    *std::max_element(hold.begin(), hold.end(),
+                                      [&](VmEntry* a, VmEntry* b) { return rank(a) < rank(b); });
+                hold = {fastest};
+            }
         }
-        for (VmEntry* e : growing) {
-            e->vm->hold_nowait();
-            e->held = true;
-            ++counters.throttles;
+        for (auto& [id, e] : vms) {
+            bool keep = std::find(hold.begin(), hold.end(), &e) != hold.end();
+            if (e.held) e.throttled_ms += config.governor_interval_ms;
+            if (e.held && !keep) {
+                e.vm->release();
+                e.held = false;
+            } else if (!e.held && keep) {
+                e.vm->hold_nowait();
+                e.held = true;
+                ++counters.throttles;
+            }
         }
-        if (debug)
+        if (debug && !hold.empty())
             debug("overcommit: " + std::string(to_string(s)) + " memory, holding " +
-                  std::to_string(growing.size()) + " growing VM(s) for one step");
+                  std::to_string(hold.size()) + " growing VM(s)");
     }
 
     void run() {
@@ -337,6 +354,10 @@ OvercommitService::OvercommitService(Host& host, DedupService& dedup,
     copts.capacity_bytes = impl_->compressed_cap();
     impl_->compressed = std::make_unique<CompressedStore>(copts);
     impl_->faults = std::make_unique<FaultServer>();
+    impl_->guard =
+        std::make_unique<BudgetGuard>(std::chrono::milliseconds(config.governor_interval_ms),
+                                      [] { return process_rss_kib() << 10; });
+    impl_->apply_guard_lines();
     impl_->governor = std::thread([this] { impl_->run(); });
     pthread_setname_np(impl_->governor.native_handle(), "foldvm-governor");
     host.add_observer(this);
@@ -398,6 +419,11 @@ HostMemoryStats OvercommitService::host_stats() const {
     s.soft_free_bytes = impl_->threshold(impl_->config.soft_free_pm);
     s.hard_free_bytes = impl_->threshold(impl_->config.hard_free_pm);
     s.governor = impl_->counters;
+    if (impl_->guard) {
+        BudgetGuardStats g = impl_->guard->stats();
+        s.governor.budget_brakes = g.brakes;
+        s.governor.budget_held_ms = g.held_ms;
+    }
     if (impl_->compressed) {
         auto c = impl_->compressed->stats();
         s.compressed.pages = c.pages;
@@ -538,6 +564,7 @@ void OvercommitService::vm_created(uint64_t id, Vm& vm) {
     e.pager = std::move(pager);
     e.policy.limit_mib = vm.config().mem_limit_mib;
     e.policy.priority = vm.config().mem_priority;
+    impl_->guard->add(id, vm);
 }
 
 void OvercommitService::vm_removed(uint64_t id, Vm& vm) {
@@ -547,6 +574,7 @@ void OvercommitService::vm_removed(uint64_t id, Vm& vm) {
     // before the pager stops serving, or the scanner blocks for good (seen
     // as `foldvm serve` hanging on SIGTERM). Dedup's own vm_removed, called
     // after this one, then finds nothing left to do.
+    impl_->guard->remove(id);
     impl_->dedup.vm_removed(id, vm);
     std::unique_ptr<Pager> pager;
     {
