@@ -12,6 +12,7 @@ int run_balloon_bench(int argc, char** argv);
 int run_linux_boot_bench(int argc, char** argv);
 int run_overcommit_bench(int argc, char** argv);
 int run_overcommit_child(int argc, char** argv);
+int run_pager_idle_bench(int argc, char** argv);
 } // namespace foldvm::bench
 
 int main(int argc, char** argv) {
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
         if (mode == "balloon") return foldvm::bench::run_balloon_bench(argc - 2, argv + 2);
         if (mode == "linux-boot") return foldvm::bench::run_linux_boot_bench(argc - 2, argv + 2);
         if (mode == "overcommit") return foldvm::bench::run_overcommit_bench(argc - 2, argv + 2);
+        if (mode == "pager-idle") return foldvm::bench::run_pager_idle_bench(argc - 2, argv + 2);
         // Hidden: one (scenario, engine) run, started by `overcommit`.
         if (mode == "overcommit-run")
             return foldvm::bench::run_overcommit_child(argc - 2, argv + 2);
@@ -30,19 +32,20 @@ int main(int argc, char** argv) {
         std::cerr << "foldvm-bench " << mode << ": error: " << e.what() << "\n";
         return 1;
     }
-    std::cerr << "usage: foldvm-bench boot|dedup|api|balloon|linux-boot|overcommit [options]\n"
-                 "  boot  [--vms N] [--execs N] [--idle N]\n"
-                 "  dedup [--vms N] [--mem SIZE] [--shared R] [--zero Z] [--churn W]\n"
-                 "        [--engine builtin|ksm] [--compare] [--timeout S] [--settle S]\n"
-                 "  api     (see tools/bench/api_bench.cpp)\n"
-                 "  balloon (see tools/bench/balloon_bench.cpp)\n"
-                 "  linux-boot [--boots N] [--vmms foldvm,qemu-microvm,qemu-pc] [--kernel F]\n"
-                 "        [--initrd F] [--mem SIZE] [--dedup MODE] [--cmdline S] [--timeout S]\n"
-                 "        [--verbose]   (in the nested tier: tools/nested bench)\n"
-                 "  overcommit [--quick] [--scenario density|cow-storm|park|all]\n"
-                 "        [--engines foldvm,kernel] [--vms N] [--mem SIZE] [--budget SIZE]\n"
-                 "        [--duration S] [--warmup S] [--mix 'shared=R zero=R text=R'] [--hot R]\n"
-                 "        [--cold-ops-ppm N] [--storm-vms N] [--storm-mem SIZE] [--park-mem SIZE]\n"
-                 "        [--swap-dir DIR] [--outer-limit SIZE] [--verbose]\n";
+    std::cerr
+        << "usage: foldvm-bench boot|dedup|api|balloon|linux-boot|overcommit|pager-idle [options]\n"
+           "  boot  [--vms N] [--execs N] [--idle N]\n"
+           "  dedup [--vms N] [--mem SIZE] [--shared R] [--zero Z] [--churn W]\n"
+           "        [--engine builtin|ksm] [--compare] [--timeout S] [--settle S]\n"
+           "  api     (see tools/bench/api_bench.cpp)\n"
+           "  balloon (see tools/bench/balloon_bench.cpp)\n"
+           "  linux-boot [--boots N] [--vmms foldvm,qemu-microvm,qemu-pc] [--kernel F]\n"
+           "        [--initrd F] [--mem SIZE] [--dedup MODE] [--cmdline S] [--timeout S]\n"
+           "        [--verbose]   (in the nested tier: tools/nested bench)\n"
+           "  overcommit [--quick] [--scenario density|cow-storm|park|all]\n"
+           "        [--engines foldvm,kernel] [--vms N] [--mem SIZE] [--budget SIZE]\n"
+           "        [--duration S] [--warmup S] [--mix 'shared=R zero=R text=R'] [--hot R]\n"
+           "        [--cold-ops-ppm N] [--storm-vms N] [--storm-mem SIZE] [--park-mem SIZE]\n"
+           "        [--swap-dir DIR] [--outer-limit SIZE] [--verbose]\n";
     return mode == "--help" || mode == "-h" ? 0 : 2;
 }
