@@ -126,6 +126,11 @@ uint8_t* Engine::page_address(const PageMeta& m) const {
     return r->address(r->index_of(m));
 }
 
+bool Engine::is_absent(const PageMeta& m) const {
+    Region* r = region_of(m);
+    return r->is_absent(r->index_of(m));
+}
+
 void Engine::start() {
     if (thread_.joinable()) return;
     stop_ = false;

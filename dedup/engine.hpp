@@ -99,6 +99,8 @@ class Engine {
     void thread_main();
     Region* region_of(const PageMeta& m) const;
     uint8_t* page_address(const PageMeta& m) const;
+    // Out of memory by a pager's choice (the region's absent bitmap).
+    bool is_absent(const PageMeta& m) const;
     void refresh_mappings_used();
     void log_once(bool& flag, const std::string& msg);
     // Called on the dedup thread when a pass throws: thaw, stop, report.

@@ -81,9 +81,16 @@ Engine::BatchPlan Engine::verify_batch() {
     };
     for (const Candidate& c : batch_) {
         const uint8_t* page = page_address(*c.page);
+        // A pager may have evicted a candidate since its visit: an unstable
+        // tree partner waits across passes, and evictions take the engine
+        // lock only between batches. Reading it would fault it back in as a
+        // writable page outside the freeze, so a write landing before the
+        // remap would be lost: it is retried once it is back.
+        bool gone = is_absent(*c.page) || (c.partner && is_absent(*c.partner));
         switch (c.kind) {
         case Candidate::Kind::Zero:
-            if ((!c.page->has(kFileBacked) || budget) && std::memcmp(page, kZeros, kPageSize) == 0)
+            if (!gone && (!c.page->has(kFileBacked) || budget) &&
+                std::memcmp(page, kZeros, kPageSize) == 0)
                 plan.zeros.push_back(c.page);
             else
                 retry(*c.page);
@@ -92,7 +99,7 @@ Engine::BatchPlan Engine::verify_batch() {
             plan.touched.push_back(c.node);
             // Both pages are frozen: compare them directly, then fill the slot
             // with pwrite, which skips faulting the slot into our own view.
-            if (budget && std::memcmp(page_address(*c.partner), page, kPageSize) == 0 &&
+            if (!gone && budget && std::memcmp(page_address(*c.partner), page, kPageSize) == 0 &&
                 pool_.fill(c.node->slot, page)) {
                 add_remap(c.page, c.node);
                 add_remap(c.partner, c.node);
@@ -105,7 +112,8 @@ Engine::BatchPlan Engine::verify_batch() {
         }
         case Candidate::Kind::Stable:
             plan.touched.push_back(c.node);
-            if (budget && std::memcmp(page, pool_.slot_data(c.node->slot), kPageSize) == 0) {
+            if (!gone && budget &&
+                std::memcmp(page, pool_.slot_data(c.node->slot), kPageSize) == 0) {
                 add_remap(c.page, c.node);
             } else {
                 --c.node->sharers;

@@ -9,6 +9,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -20,8 +21,9 @@ struct TestRegion {
     dedup::RegionId id = 0;
     size_t pages;
 
+    // `absent`: a pager's bitmap of pages out of memory (null: none).
     TestRegion(dedup::Engine& engine, size_t npages, const std::string& domain = "default",
-               const std::string& name = "test")
+               const std::string& name = "test", const std::atomic<uint64_t>* absent = nullptr)
         : pages(npages) {
         mem = Mapping::anonymous(npages * kPageSize);
         ::madvise(mem.get(), mem.size(), MADV_NOHUGEPAGE);
@@ -30,6 +32,7 @@ struct TestRegion {
         spec.domain = domain;
         spec.base = mem.bytes();
         spec.size = mem.size();
+        spec.absent = absent;
         auto t = std::make_unique<dedup::BitmapTracker>(npages);
         tracker = t.get();
         spec.tracker = std::move(t);

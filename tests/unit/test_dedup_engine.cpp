@@ -281,3 +281,33 @@ TEST_CASE("removing a region forgets its merged, zero and unstable pages", "[ded
     for (size_t i = 0; i < 32; ++i)
         REQUIRE(a.holds(i, i < 8 ? 0 : (i < 24 ? 100 + i : 900 + i)));
 }
+
+TEST_CASE("an unstable-tree page a pager evicted is not merged until it is back",
+          "[dedup][absent]") {
+    // Reading an evicted page would fault it back in writable, outside the
+    // freeze, and a write landing before the remap would be lost.
+    dedup::Engine engine(fast_config());
+    std::atomic<uint64_t> absent{0};
+    TestRegion a(engine, 1, "default", "a", &absent), b(engine, 1);
+    a.fill(0, 42);
+    b.fill(0, 43);
+    engine.run_full_pass(); // both wait in the unstable tree
+    REQUIRE(engine.stats().pages_unshared == 2);
+
+    absent = 1; // the pager took a's page (its bytes stay here: a reader would see them)
+    b.fill(0, 42);
+    engine.run_full_pass();
+    auto s = engine.stats();
+    CHECK(s.pages_shared == 0);
+    CHECK(s.pages_sharing == 0);
+    CHECK(private_resident_pages(a.page(0), 1) == 1);
+
+    absent = 0; // faulted back in
+    engine.run_full_pass();
+    engine.run_full_pass();
+    s = engine.stats();
+    CHECK(s.pages_shared == 1);
+    CHECK(s.pages_sharing == 1);
+    CHECK(a.holds(0, 42));
+    CHECK(b.holds(0, 42));
+}

@@ -429,12 +429,17 @@ void Pager::serve_fault(const uffd_msg& msg) {
         size_t k = j + 1;
         while (k < end && take[k - block] && (entries_[k].where == Where::Zero) == zero)
             ++k;
-        uint8_t* dst = base_ + j * kPageSize;
-        size_t len = (k - j) * kPageSize;
-        if (zero && !(write && i >= j && i < k))
-            uffd_.zeropage(dst, len, false);
-        else
-            uffd_.copy(dst, scratch_.data() + (j - block) * kPageSize, len, false);
+        bool map_zero = zero && !(write && i >= j && i < k);
+        // A copy stops at a page that is present already (EEXIST): that one
+        // holds its newest bytes, and the rest of the run is copied after it.
+        for (size_t p = j; p < k;) {
+            uint8_t* dst = base_ + p * kPageSize;
+            size_t len = (k - p) * kPageSize;
+            size_t done = map_zero
+                              ? uffd_.zeropage(dst, len, false)
+                              : uffd_.copy(dst, scratch_.data() + (p - block) * kPageSize, len, false);
+            p += done / kPageSize + (done < len ? 1 : 0);
+        }
         for (size_t p = j; p < k; ++p) {
             if (now - evicted_at_s_[p] < cold_age_s_) ++counters_.refaults_recent;
             last_access_s_[p] = now;
