@@ -191,6 +191,27 @@ int find_swap_fd(const std::string& dir) {
 
 } // namespace
 
+TEST_CASE("a VM's swap file is opened only when a page first goes to swap",
+          "[pager][guest][faults]") {
+    if (!userfaultfd_features().available) {
+        WARN("SKIP: " << userfaultfd_features().reason);
+        return;
+    }
+    ConsoleLog console;
+    OvercommitConfig oc;
+    oc.compress_max_bytes = 256; // nothing fits the compressed tier
+    PagedHost h(DedupMode::Off, oc);
+    uint64_t id = h.create("shared=0.5 verify verify_ms=200", 16ull << 20, 0, console.events());
+    REQUIRE(wait_until([&] { return !console.find(0, "memfill: filled").empty(); }, 60s));
+    CHECK(find_swap_fd("/tmp") < 0); // running, never evicted: no file, key or thread
+    REQUIRE(h.overcommit.park(id));
+    REQUIRE(wait_until([&] { return h.overcommit.vm_stats(id)->swapped_pages > 0; }, 30s));
+    CHECK(find_swap_fd("/tmp") >= 0);
+    REQUIRE(h.overcommit.unpark(id));
+    std::this_thread::sleep_for(500ms);
+    CHECK(console.find(0, "MISMATCH").empty());
+}
+
 TEST_CASE("a full swap directory keeps pages in memory and the guest running",
           "[pager][guest][faults]") {
     if (!userfaultfd_features().available) {

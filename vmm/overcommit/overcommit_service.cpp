@@ -535,16 +535,18 @@ void OvercommitService::vm_created(uint64_t id, Vm& vm) {
     PagerOptions opts;
     opts.fault_around_pages = cfg.fault_around_pages;
     opts.compressed = impl_->compressed.get();
-    try {
-        SwapFileOptions sopts;
-        sopts.directory = cfg.swap_dir;
-        sopts.encrypt = cfg.swap_encrypt;
-        sopts.capacity_bytes = cfg.swap_max_mib << 20;
-        opts.swap = std::make_unique<SwapFile>(sopts);
-    } catch (const std::exception& e) {
-        if (impl_->log)
-            impl_->log("overcommit: vm " + std::to_string(id) + " has no swap tier: " + e.what());
-    }
+    SwapFileOptions sopts;
+    sopts.directory = cfg.swap_dir;
+    sopts.encrypt = cfg.swap_encrypt;
+    sopts.capacity_bytes = cfg.swap_max_mib << 20;
+    opts.open_swap = [sopts, id, log = impl_->log]() -> std::unique_ptr<SwapFile> {
+        try {
+            return std::make_unique<SwapFile>(sopts);
+        } catch (const std::exception& e) {
+            if (log) log("overcommit: vm " + std::to_string(id) + " has no swap tier: " + e.what());
+            return nullptr;
+        }
+    };
     DedupService* dedup = &impl_->dedup;
     opts.evictable = [dedup, id](size_t first, size_t count,
                                  const std::function<void(size_t, size_t)>& evict) {

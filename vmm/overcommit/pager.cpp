@@ -208,7 +208,7 @@ size_t Pager::settle_staged() {
             ++counters_.compressed_pages;
             ++counters_.evicted_compressed;
             ++settled;
-        } else if (still && options_.swap && !options_.swap->failed()) {
+        } else if (still && swap_usable_locked()) {
             staged_.at(j.id).swapping = true;
             to_swap_pages.push_back(j.page);
             to_swap_ids.push_back(j.id);
@@ -266,6 +266,19 @@ void Pager::swap_done(std::vector<size_t> pages, std::vector<uint32_t> ids,
         // (or another tier) unless the file failed.
         staged_.at(ids[k]).swapping = false;
     }
+}
+
+bool Pager::swap_usable_locked() {
+    if (!options_.swap && options_.open_swap) {
+        auto open = std::move(options_.open_swap);
+        options_.open_swap = nullptr; // one try
+        try {
+            options_.swap = open();
+        } catch (const std::exception& e) {
+            if (options_.log) options_.log(std::string("pager: no swap tier: ") + e.what());
+        }
+    }
+    return options_.swap && !options_.swap->failed();
 }
 
 bool Pager::fetch_locked(size_t i, uint8_t* dst) {

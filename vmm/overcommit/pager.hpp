@@ -48,7 +48,11 @@ struct PagerOptions {
     // A page left in the compressed tier only if it compresses to this.
     CompressedStore* compressed = nullptr; // shared by the host's VMs
     std::unique_ptr<SwapFile> swap;        // this VM's, with its own key; may be null
-    EvictableRuns evictable;               // null: every page may leave
+    // Or opened at the first page that needs it, so a VM that never swaps
+    // never has a file, a key or a writer thread (an idle pager costs
+    // nothing at boot). A throw means no swap tier for this VM, logged.
+    std::function<std::unique_ptr<SwapFile>()> open_swap;
+    EvictableRuns evictable; // null: every page may leave
     // The VM cannot go on (a stored page is damaged or unreadable).
     std::function<void(const std::string& reason)> fail_vm;
     std::function<void(const std::string&)> log;
@@ -93,7 +97,10 @@ class Pager {
     uint64_t evicted_pages() const;
     double fault_latency_us(double q) const { return latency_.quantile_us(q); }
     std::string tier_failure() const;
-    const SwapFile* swap_file() const { return options_.swap.get(); }
+    const SwapFile* swap_file() const {
+        std::lock_guard lock(mutex_);
+        return options_.swap.get();
+    }
     // Fault injection: damages one stored compressed page; false if none.
     bool corrupt_compressed_for_testing();
 
@@ -111,6 +118,7 @@ class Pager {
     };
 
     void enable_missing_faults();
+    bool swap_usable_locked();
     void evict_run(size_t first, size_t count, std::chrono::seconds min_idle, size_t& evicted);
     void serve_fault(const uffd_msg& msg);
     // Restores page i's bytes into dst (4 KiB); false if it holds none.
