@@ -15,6 +15,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -77,8 +78,12 @@ class Engine {
     // would expose the pool copy, and a merged page is shared already), as
     // are zero-merged and discarded pages (they hold no memory). No merge
     // interleaves with `evict`; it marks what it took in the region's
-    // `absent` bitmap. Throws InvalidInput for an unknown region or range.
+    // `absent` bitmap. Pages the dirty log saw written within
+    // `not_written_within` are left out too: the pager sees only faults, and
+    // a page that is written all the time never faults. Throws InvalidInput
+    // for an unknown region or range.
     void for_each_evictable(RegionId id, size_t first, size_t count,
+                            std::chrono::seconds not_written_within,
                             const std::function<void(size_t first, size_t count)>& evict);
 
     // Synchronous operations on the caller's thread (tests, benchmarks).
@@ -168,6 +173,9 @@ class Engine {
 
     // Scan cursor.
     uint32_t pass_ = 1;
+    // When each of the last 256 passes collected the dirty log (by pass_ % 256):
+    // a write noted in pass p happened before pass_collected_[p % 256].
+    std::array<std::chrono::steady_clock::time_point, 256> pass_collected_{};
     RegionId cursor_region_ = 0;
     size_t cursor_page_ = 0;
     bool pass_open_ = false;

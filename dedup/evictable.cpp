@@ -8,8 +8,18 @@
 namespace foldvm::dedup {
 
 void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
+                                std::chrono::seconds not_written_within,
                                 const std::function<void(size_t first, size_t count)>& evict) {
     auto lock = lock_as_caller();
+    auto since = std::chrono::steady_clock::now() - not_written_within;
+    // Written in pass p means written before pass_collected_[p % 256]; passes
+    // older than the ring are older than its oldest entry.
+    auto written_since = [&](const PageMeta& m) {
+        if (not_written_within.count() == 0 || !m.has(kEverWritten)) return false;
+        uint16_t age = static_cast<uint16_t>(static_cast<uint16_t>(pass_) - m.written_pass);
+        if (age >= pass_collected_.size()) return false;
+        return pass_collected_[m.written_pass % pass_collected_.size()] > since;
+    };
     auto it = regions_.find(id);
     if (it == regions_.end()) throw InvalidInput("no dedup region " + std::to_string(id));
     Region& r = *it->second;
@@ -18,7 +28,8 @@ void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
     size_t run = 0;
     for (size_t i = first; i < first + count; ++i) {
         const PageMeta& m = r.meta(i);
-        bool ok = !m.has(kFileBacked) && !m.has(kZeroMerged) && !m.has(kDiscarded);
+        bool ok =
+            !m.has(kFileBacked) && !m.has(kZeroMerged) && !m.has(kDiscarded) && !written_since(m);
         if (ok) {
             ++run;
             continue;

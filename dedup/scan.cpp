@@ -40,6 +40,7 @@ bool still_maps_pool(const uint8_t* addr) {
 
 void Engine::begin_pass() {
     PhaseClock clock(phase_ns_);
+    pass_collected_[pass_ % pass_collected_.size()] = std::chrono::steady_clock::now();
     for (auto& [id, r] : regions_)
         collect_writes(*r);
     clock.lap(Phase::Collect);

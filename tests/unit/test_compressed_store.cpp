@@ -77,6 +77,30 @@ TEST_CASE("the 2 KiB rule is configurable: a page compressing to ~1.4 KiB is kep
     CHECK_THROWS_AS(CompressedStore({.max_compressed_bytes = 10}), InvalidInput);
 }
 
+TEST_CASE("a page lz4 leaves above the limit is kept by the zstd retry, and read back",
+          "[overcommit][compressed]") {
+    CompressedStore lz4_only;
+    CompressedStore retrying({.zstd_retry = true});
+    std::vector<std::pair<BlockHandle, PageBytes>> kept;
+    for (uint32_t i = 0; i < 50; ++i) {
+        PageBytes p = word_salad_page(i);
+        REQUIRE(lz4_only.put(p.data()).status == PutStatus::Incompressible);
+        PutResult r = retrying.put(p.data());
+        REQUIRE(r.status == PutStatus::Stored);
+        CHECK(r.compressed_bytes <= 2048);
+        kept.emplace_back(r.handle, p);
+        // A page lz4 fits stays lz4 beside it.
+        PageBytes t = text_page(i);
+        kept.emplace_back(retrying.put(t.data()).handle, t);
+    }
+    CHECK(retrying.stats().zstd_retries_stored == 50);
+    PageBytes out;
+    for (auto& [h, p] : kept) {
+        retrying.get(h, out.data());
+        REQUIRE(out == p);
+    }
+}
+
 TEST_CASE("text-like pages are packed densely, far below a page each", "[overcommit][compressed]") {
     Codec codec = GENERATE(Codec::Lz4, Codec::Zstd);
     CompressedStore store({.codec = codec});

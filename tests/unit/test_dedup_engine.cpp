@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
 #include <unordered_map>
 
 using namespace foldvm;
@@ -310,4 +312,30 @@ TEST_CASE("an unstable-tree page a pager evicted is not merged until it is back"
     CHECK(s.pages_sharing == 1);
     CHECK(a.holds(0, 42));
     CHECK(b.holds(0, 42));
+}
+
+TEST_CASE("pages the dirty log saw written lately are not offered for eviction",
+          "[dedup][evictable]") {
+    // A page written all the time never faults, so only the dirty log tells
+    // a pager that it is hot.
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 16);
+    for (size_t i = 0; i < 16; ++i)
+        a.fill(i, 100 + i);
+    engine.run_full_pass(); // the first collection reports every page written
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    for (size_t i = 0; i < 8; ++i)
+        a.fill(i, 200 + i); // written again, within the window below
+    engine.run_full_pass();
+    auto evictable = [&](std::chrono::seconds window) {
+        std::vector<size_t> pages;
+        engine.for_each_evictable(a.id, 0, 16, window, [&](size_t first, size_t count) {
+            for (size_t i = first; i < first + count; ++i)
+                pages.push_back(i);
+        });
+        return pages;
+    };
+    std::vector<size_t> not_written_lately = {8, 9, 10, 11, 12, 13, 14, 15};
+    CHECK(evictable(std::chrono::seconds(1)) == not_written_lately);
+    CHECK(evictable(std::chrono::seconds(0)).size() == 16); // no window: anything evictable
 }

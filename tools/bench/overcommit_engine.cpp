@@ -49,12 +49,12 @@ bool overcommit_available() {
 }
 
 OvercommitEngine::OvercommitEngine(const std::string& engine, uint64_t budget,
-                                   const std::string& swap_dir)
+                                   const std::string& swap_dir, const std::string& overcommit_opts)
     : foldvm_(engine == "foldvm"),
       dedup_(host_, foldvm_ ? DedupMode::Builtin : DedupMode::Ksm, dedup_config()) {
     if (!foldvm_) return;
 #if FOLDVM_BENCH_HAVE_OVERCOMMIT
-    OvercommitConfig oc;
+    OvercommitConfig oc = foldvm::parse_overcommit_options(overcommit_opts);
     oc.budget_mib = budget >> 20;
     oc.swap_dir = swap_dir;
     overcommit_ = ServicePtr(
@@ -64,6 +64,7 @@ OvercommitEngine::OvercommitEngine(const std::string& engine, uint64_t budget,
 #else
     (void)budget;
     (void)swap_dir;
+    (void)overcommit_opts;
     throw std::runtime_error("this build has no OvercommitService implementation yet");
 #endif
 }

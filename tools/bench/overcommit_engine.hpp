@@ -25,7 +25,8 @@ bool overcommit_available();
 
 class OvercommitEngine {
   public:
-    OvercommitEngine(const std::string& engine, uint64_t budget, const std::string& swap_dir);
+    OvercommitEngine(const std::string& engine, uint64_t budget, const std::string& swap_dir,
+                     const std::string& overcommit_opts = "");
     ~OvercommitEngine(); // stops and removes the VMs while the services still watch
     OvercommitEngine(const OvercommitEngine&) = delete;
     OvercommitEngine& operator=(const OvercommitEngine&) = delete;

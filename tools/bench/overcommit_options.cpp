@@ -73,7 +73,9 @@ std::vector<std::string> OvercommitOptions::to_args() const {
                                   "--storm-timeout",
                                   std::to_string(storm_timeout_s),
                                   "--swap-dir",
-                                  swap_dir};
+                                  swap_dir,
+                                  "--overcommit-opt",
+                                  overcommit_opts};
     if (verbose) a.push_back("--verbose");
     return a;
 }
@@ -136,6 +138,8 @@ OvercommitOptions parse_overcommit_options(int argc, char** argv, bool child) {
             o.outer_limit = parse_size(next());
         else if (k == "--swap-dir")
             o.swap_dir = next();
+        else if (k == "--overcommit-opt")
+            o.overcommit_opts = next();
         else if (k == "--verbose")
             o.verbose = true;
         else

@@ -34,6 +34,8 @@ struct OvercommitOptions {
     double storm_timeout_s = 600;
     uint64_t outer_limit = 16ull << 30; // the whole benchmark's cgroup (< 20 GiB)
     std::string swap_dir = "/var/tmp";
+    // foldvm's --overcommit-opt KEY=VALUE,... (budget and swap dir come from above).
+    std::string overcommit_opts;
     bool verbose = false;
     // Child mode only.
     std::string scenario, engine;

@@ -331,7 +331,7 @@ int run_overcommit_child(int argc, char** argv) {
                {"reason", "this build has no OvercommitService implementation"}};
     } else {
         uint64_t budget = o.scenario == "cow-storm" ? o.storm_budget() : o.budget;
-        OvercommitEngine e(o.engine, budget, o.swap_dir);
+        OvercommitEngine e(o.engine, budget, o.swap_dir, o.overcommit_opts);
         if (o.scenario == "density")
             out = density(o, e);
         else if (o.scenario == "cow-storm")

@@ -21,6 +21,10 @@ struct OvercommitConfig {
     std::string compressor = "lz4"; // lz4 | zstd
     // ESX's rule: a page stays compressed only if it fits in this many bytes.
     uint32_t compress_max_bytes = 2048;
+    // What lz4 leaves above compress_max_bytes gets a second try with zstd.
+    // Off by default: on a 2-core host the second compression cost more CPU
+    // than the swap I/O it saved (see the README's design notes).
+    bool compress_retry_zstd = false;
     // Caps on the tiers (0 = a quarter of the budget / unlimited).
     uint64_t compressed_max_mib = 0;
     uint64_t swap_max_mib = 0;

@@ -47,6 +47,12 @@ PutResult CompressedStore::put(const uint8_t* page) {
     std::array<uint8_t, kPageSize> buf;
     size_t len = thread_codec(options_.codec, options_.zstd_level)
                      .compress(page, buf.data(), options_.max_compressed_bytes);
+    bool zstd = options_.codec == Codec::Zstd;
+    if (len == 0 && !zstd && options_.zstd_retry) {
+        len = thread_codec(Codec::Zstd, options_.zstd_level)
+                  .compress(page, buf.data(), options_.max_compressed_bytes);
+        zstd = len != 0;
+    }
     if (len == 0) {
         std::lock_guard lock(mutex_);
         ++rejected_incompressible_;
@@ -56,7 +62,7 @@ PutResult CompressedStore::put(const uint8_t* page) {
     uint32_t size_class = uint32_t((len - 1) / kClassStep);
 
     std::lock_guard lock(mutex_);
-    Block b{checksum, 0, 0, uint16_t(len)};
+    Block b{checksum, 0, 0, uint16_t(len), zstd};
     if (!allocate_locked(size_class, b.slab, b.slot)) {
         ++rejected_full_;
         return {kNoBlock, PutStatus::Full, uint32_t(len)};
@@ -73,6 +79,7 @@ PutResult CompressedStore::put(const uint8_t* page) {
     }
     ++pages_;
     stored_bytes_ += len;
+    if (zstd && options_.codec != Codec::Zstd) ++zstd_retries_stored_;
     ++classes_[size_class].blocks;
     return {h, PutStatus::Stored, uint32_t(len)};
 }
@@ -86,7 +93,8 @@ void CompressedStore::get(BlockHandle handle, uint8_t* page) const {
         std::memcpy(buf.data(), block_bytes_locked(b), b.length);
     }
     try {
-        thread_codec(options_.codec, options_.zstd_level).decompress(buf.data(), b.length, page);
+        thread_codec(b.zstd ? Codec::Zstd : Codec::Lz4, options_.zstd_level)
+            .decompress(buf.data(), b.length, page);
     } catch (const CorruptPage& e) {
         std::memset(page, 0, kPageSize);
         throw CorruptPage(handle_name(handle) + ": " + e.what());
@@ -116,6 +124,7 @@ CompressedStoreStats CompressedStore::stats() const {
     s.stored_bytes = stored_bytes_;
     s.rejected_incompressible = rejected_incompressible_;
     s.rejected_full = rejected_full_;
+    s.zstd_retries_stored = zstd_retries_stored_;
     std::vector<uint64_t> class_slabs(classes_.size());
     // Counted from the slabs' mappings themselves, so a slab that was not
     // really returned shows.

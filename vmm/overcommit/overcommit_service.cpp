@@ -254,12 +254,17 @@ struct OvercommitService::Impl {
                     return a->policy.priority < b->policy.priority;
                 return a->last_resident > b->last_resident;
             });
-            // Cold pages first; when that is not enough and memory is hard
-            // or low, whatever is resident.
+            // Cold pages first (neither faulted in nor, as far as dedup's
+            // dirty log tells, written for the cold age); when that is not
+            // enough and memory is hard, pages idle for a second; when low,
+            // whatever is resident.
             size_t got = 0;
-            for (int pass = 0; pass < 2 && got < want; ++pass) {
+            for (int pass = 0; pass < 3 && got < want; ++pass) {
                 if (pass == 1 && s != MemoryState::Hard && s != MemoryState::Low) break;
-                auto idle = std::chrono::seconds(pass == 0 ? effective_cold_age_s : 0);
+                if (pass == 2 && s != MemoryState::Low) break;
+                auto idle = std::chrono::seconds(pass == 0   ? effective_cold_age_s
+                                                 : pass == 1 ? 1
+                                                             : 0);
                 for (VmEntry* e : order) {
                     if (got >= want) break;
                     got += evict_from(*e, std::min<size_t>(want - got, 4096), idle);
@@ -351,6 +356,7 @@ OvercommitService::OvercommitService(Host& host, DedupService& dedup,
     CompressedStoreOptions copts;
     copts.codec = parse_codec(config.compressor);
     copts.max_compressed_bytes = config.compress_max_bytes;
+    copts.zstd_retry = config.compress_retry_zstd;
     copts.capacity_bytes = impl_->compressed_cap();
     impl_->compressed = std::make_unique<CompressedStore>(copts);
     impl_->faults = std::make_unique<FaultServer>();
@@ -548,9 +554,9 @@ void OvercommitService::vm_created(uint64_t id, Vm& vm) {
         }
     };
     DedupService* dedup = &impl_->dedup;
-    opts.evictable = [dedup, id](size_t first, size_t count,
+    opts.evictable = [dedup, id](size_t first, size_t count, std::chrono::seconds min_idle,
                                  const std::function<void(size_t, size_t)>& evict) {
-        dedup->for_each_evictable(id, first, count, evict);
+        dedup->for_each_evictable(id, first, count, min_idle, evict);
     };
     opts.fail_vm = [&vm](const std::string& reason) { vm.fail(reason); };
     opts.log = impl_->log;

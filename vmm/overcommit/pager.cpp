@@ -88,7 +88,7 @@ size_t Pager::evict(size_t first, size_t count, std::chrono::seconds min_idle) {
             evict_run(f + k, std::min<size_t>(64, n - k), min_idle, evicted);
     };
     if (options_.evictable)
-        options_.evictable(first, count, run);
+        options_.evictable(first, count, min_idle, run);
     else
         run(first, count);
     return evicted;
@@ -145,7 +145,7 @@ void Pager::evict_run(size_t first, size_t count, std::chrono::seconds min_idle,
                 ++counters_.evicted_zero;
             } else {
                 uint32_t id = next_staged_++;
-                staged_.emplace(id, Staged{std::move(c.bytes), false});
+                staged_.emplace(id, Staged{std::move(c.bytes), c.page, false});
                 e.where = Where::Staged;
                 e.handle = id;
                 ++counters_.staged_pages;
@@ -176,12 +176,13 @@ size_t Pager::settle_staged() {
     std::vector<Job> jobs;
     {
         std::lock_guard lock(mutex_);
-        for (size_t i = 0; i < pages_ && jobs.size() < 512; ++i) {
-            const Entry& e = entries_[i];
-            if (e.where != Where::Staged) continue;
-            Staged& s = staged_.at(e.handle);
-            if (s.swapping) continue;
-            jobs.push_back({e.handle, i, s.bytes});
+        // Oldest first (ids grow with each eviction); only staged copies are
+        // looked at, not every page of the VM.
+        for (auto& [id, s] : staged_) {
+            if (jobs.size() >= 512) break;
+            const Entry& e = entries_[s.page];
+            if (s.swapping || e.where != Where::Staged || e.handle != id) continue;
+            jobs.push_back({id, s.page, s.bytes});
         }
     }
     size_t settled = 0;
@@ -448,9 +449,9 @@ void Pager::serve_fault(const uffd_msg& msg) {
         for (size_t p = j; p < k;) {
             uint8_t* dst = base_ + p * kPageSize;
             size_t len = (k - p) * kPageSize;
-            size_t done = map_zero
-                              ? uffd_.zeropage(dst, len, false)
-                              : uffd_.copy(dst, scratch_.data() + (p - block) * kPageSize, len, false);
+            size_t done =
+                map_zero ? uffd_.zeropage(dst, len, false)
+                         : uffd_.copy(dst, scratch_.data() + (p - block) * kPageSize, len, false);
             p += done / kPageSize + (done < len ? 1 : 0);
         }
         for (size_t p = j; p < k; ++p) {

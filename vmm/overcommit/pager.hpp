@@ -39,8 +39,9 @@ struct uffd_msg;
 namespace foldvm::overcommit {
 
 // Which pages of [first, first+count) may leave memory: calls back with runs
-// (the dedup engine leaves merged pages out, under its lock).
-using EvictableRuns = std::function<void(size_t first, size_t count,
+// (the dedup engine leaves merged pages out, and those it saw written within
+// `min_idle`, under its lock).
+using EvictableRuns = std::function<void(size_t first, size_t count, std::chrono::seconds min_idle,
                                          const std::function<void(size_t, size_t)>& evict)>;
 
 struct PagerOptions {
@@ -114,6 +115,7 @@ class Pager {
     };
     struct Staged {
         std::vector<uint8_t> bytes; // a page
+        size_t page = 0;            // its guest page
         bool swapping = false;      // handed to the swap file
     };
 

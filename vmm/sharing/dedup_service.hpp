@@ -79,9 +79,11 @@ class DedupService : public Host::Observer {
 
     // For the overcommit pager: calls `evict(first, count)` for the runs of
     // [first, first+count) of a VM's RAM that may leave memory. The built-in
-    // engine leaves merged pages out and holds its lock across; otherwise
-    // the whole range is one run.
+    // engine leaves merged pages out, and pages its dirty log saw written
+    // within `not_written_within`, and holds its lock across; otherwise the
+    // whole range is one run.
     void for_each_evictable(uint64_t vm_id, size_t first, size_t count,
+                            std::chrono::seconds not_written_within,
                             const std::function<void(size_t, size_t)>& evict) const;
 
     void vm_created(uint64_t id, Vm& vm) override;
