@@ -129,7 +129,12 @@ struct OvercommitService::Impl {
 
     uint64_t vm_resident_pages(VmEntry& e, bool fresh) {
         auto now = std::chrono::steady_clock::now();
-        if (fresh || now - e.resident_at > std::chrono::milliseconds(200)) {
+        // mincore over a VM's RAM costs a page-cache lookup per page of its
+        // pool mappings (profiled: most of the governor's CPU in a
+        // copy-on-write storm), so only VMs held to a limit or parked are
+        // sized at every 200 ms.
+        auto max_age = std::chrono::milliseconds(e.policy.limit_mib || e.parked ? 200 : 1000);
+        if (fresh || now - e.resident_at > max_age) {
             e.resident_pages =
                 procfs::resident_pages(e.vm->memory().host_base(), e.vm->memory().size());
             e.resident_at = now;
