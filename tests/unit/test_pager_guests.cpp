@@ -34,6 +34,15 @@ Blob load(const char* name) {
         read_image_file(std::string(GUEST_DIR) + "/" + name + ".elf", 64 << 20));
 }
 
+// Every test here needs the pager's userfaultfd: without it, one line says why.
+#define SKIP_WITHOUT_USERFAULTFD()                                                                 \
+    do {                                                                                           \
+        if (!userfaultfd_features().available) {                                                   \
+            WARN("SKIP: " << userfaultfd_features().reason);                                       \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
     auto end = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < end) {
@@ -87,10 +96,7 @@ struct PagedHost {
 
 TEST_CASE("a vCPU touching evicted pages blocks in userfaultfd and resumes with its bytes",
           "[pager][guest]") {
-    if (!userfaultfd_features().available) {
-        WARN("SKIP: " << userfaultfd_features().reason);
-        return;
-    }
+    SKIP_WITHOUT_USERFAULTFD();
     ConsoleLog console;
     PagedHost h(DedupMode::Off);
     uint64_t id =
@@ -135,10 +141,7 @@ TEST_CASE("a vCPU touching evicted pages blocks in userfaultfd and resumes with 
 }
 
 TEST_CASE("a VM's dedup region is gone before its pager stops serving faults", "[pager][guest]") {
-    if (!userfaultfd_features().available) {
-        WARN("SKIP: " << userfaultfd_features().reason);
-        return;
-    }
+    SKIP_WITHOUT_USERFAULTFD();
     // The scanner reads guest RAM; a page not in memory makes it wait on
     // the userfaultfd only the pager serves. Removing the pager first left
     // the scanner blocked for good and `foldvm serve` hung on SIGTERM.
@@ -193,10 +196,7 @@ int find_swap_fd(const std::string& dir) {
 
 TEST_CASE("a VM's swap file is opened only when a page first goes to swap",
           "[pager][guest][faults]") {
-    if (!userfaultfd_features().available) {
-        WARN("SKIP: " << userfaultfd_features().reason);
-        return;
-    }
+    SKIP_WITHOUT_USERFAULTFD();
     ConsoleLog console;
     OvercommitConfig oc;
     oc.compress_max_bytes = 256; // nothing fits the compressed tier
@@ -214,10 +214,7 @@ TEST_CASE("a VM's swap file is opened only when a page first goes to swap",
 
 TEST_CASE("a full swap directory keeps pages in memory and the guest running",
           "[pager][guest][faults]") {
-    if (!userfaultfd_features().available) {
-        WARN("SKIP: " << userfaultfd_features().reason);
-        return;
-    }
+    SKIP_WITHOUT_USERFAULTFD();
     SmallTmpfs fs("256k");
     if (!fs.mounted) {
         WARN("SKIP: cannot mount a tmpfs: " << fs.why);
@@ -255,10 +252,7 @@ TEST_CASE("a full swap directory keeps pages in memory and the guest running",
 
 TEST_CASE("a damaged stored page fails only its own VM, with the reason",
           "[pager][guest][faults]") {
-    if (!userfaultfd_features().available) {
-        WARN("SKIP: " << userfaultfd_features().reason);
-        return;
-    }
+    SKIP_WITHOUT_USERFAULTFD();
     std::string what = GENERATE(std::string("compressed"), std::string("swap"));
     ConsoleLog console;
     OvercommitConfig oc;
@@ -294,10 +288,7 @@ TEST_CASE("a damaged stored page fails only its own VM, with the reason",
 
 TEST_CASE("the budget guard holds every VM over the low line until the release line",
           "[pager][guest][guard]") {
-    if (!userfaultfd_features().available) {
-        WARN("SKIP: " << userfaultfd_features().reason);
-        return;
-    }
+    SKIP_WITHOUT_USERFAULTFD();
     ConsoleLog console;
     PagedHost h(DedupMode::Off);
     uint64_t a = h.create("verify verify_ms=50", 16ull << 20, 0, console.events());
@@ -340,10 +331,7 @@ TEST_CASE("the budget guard holds every VM over the low line until the release l
 
 TEST_CASE("no write is lost under dedup, eviction, the balloon and virtio-blk at once",
           "[pager][guest][stress]") {
-    if (!userfaultfd_features().available) {
-        WARN("SKIP: " << userfaultfd_features().reason);
-        return;
-    }
+    SKIP_WITHOUT_USERFAULTFD();
     ConsoleLog console;
     OvercommitConfig oc;
     oc.governor_interval_ms = 5;
