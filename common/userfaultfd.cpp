@@ -1,6 +1,7 @@
 #include "userfaultfd.hpp"
 
 #include "mapping.hpp"
+#include "page.hpp"
 
 #include "error.hpp"
 #include "linux_compat.h"
@@ -142,9 +143,21 @@ size_t Userfaultfd::copy(void* dst, const void* src, size_t len, bool wake) {
             continue;
         }
         if (err == EEXIST) return done;
+        if (err == ENOENT && part == 0 && c.len > kPageSize)
+            return done + copy_by_page(reinterpret_cast<uint8_t*>(c.dst),
+                                       reinterpret_cast<const uint8_t*>(c.src), c.len, wake);
         errno = err;
         throw_errno("UFFDIO_COPY");
     }
+}
+
+// One UFFDIO_COPY must lie in one mapping (ENOENT otherwise), and a guest
+// range can hold several: mappings that dedup made or moved do not always
+// merge with their neighbours. Stops at the first present page like copy().
+size_t Userfaultfd::copy_by_page(uint8_t* dst, const uint8_t* src, size_t len, bool wake) {
+    for (size_t off = 0; off < len; off += kPageSize)
+        if (copy(dst + off, src + off, kPageSize, wake) < kPageSize) return off;
+    return len;
 }
 
 size_t Userfaultfd::zeropage(void* dst, size_t len, bool wake) {
@@ -164,6 +177,13 @@ size_t Userfaultfd::zeropage(void* dst, size_t len, bool wake) {
             continue;
         }
         if (err == EEXIST) return done;
+        if (err == ENOENT && part == 0 && z.range.len > kPageSize) {
+            // As in copy(): the range spans mappings.
+            auto* at = reinterpret_cast<uint8_t*>(z.range.start);
+            for (size_t off = 0; off < z.range.len; off += kPageSize)
+                if (zeropage(at + off, kPageSize, wake) < kPageSize) return done + off;
+            return done + z.range.len;
+        }
         errno = err;
         throw_errno("UFFDIO_ZEROPAGE");
     }

@@ -43,7 +43,8 @@ class Userfaultfd {
     bool missing_mode() const;
     // Fills [dst, dst+len) atomically with a copy of `src` and wakes the
     // faulting threads unless `wake` is false. Returns the bytes copied: less
-    // than len when part of the range was already present (EEXIST).
+    // than len when part of the range was already present (EEXIST). A range
+    // over several mappings is copied a page at a time.
     size_t copy(void* dst, const void* src, size_t len, bool wake = true);
     // Maps the zero page over a missing range (reads see zeros, the first
     // write allocates as usual); returns the bytes mapped like copy().
@@ -55,6 +56,8 @@ class Userfaultfd {
     void wake(void* addr, size_t len);
 
   private:
+    size_t copy_by_page(uint8_t* dst, const uint8_t* src, size_t len, bool wake);
+
     UniqueFd fd_;
     uint64_t features_ = 0;
     // Guards extra_modes_ across an UFFDIO_REGISTER so a concurrent

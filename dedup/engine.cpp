@@ -319,6 +319,7 @@ DedupStats Engine::stats() const {
     s.merge_failures = c.merge_failures;
     s.pool_slots_reused = pool_.slots_reused();
     s.pages_discarded = c.pages_discarded;
+    s.pages_rehomed = c.pages_rehomed;
     s.engine_cpu_s = c.cpu_s;
     s.pool_bytes = pool_.resident_bytes();
     for (size_t p = 0; p < kPhaseCount; ++p)

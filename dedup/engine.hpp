@@ -74,9 +74,12 @@ class Engine {
     // For a pager outside the engine that moves pages out of memory: calls
     // `evict(first, count)` under the engine lock for each run of pages in
     // [first, first+count) of the region that may leave memory: plain
-    // anonymous pages. Pages in a pool mapping are left out (dropping them
-    // would expose the pool copy, and a merged page is shared already), as
-    // are zero-merged and discarded pages (they hold no memory). No merge
+    // anonymous pages. A page that broke copy-on-write in a pool mapping is
+    // first moved to anonymous memory (rehome); merged pages are left out
+    // (dropping them would expose the pool copy, and a merged page is shared
+    // already), as are zero-merged and discarded pages (they hold no memory),
+    // and, unless `not_written_within` is 0, pages dedup has not visited
+    // since their last write (they may still merge). No merge
     // interleaves with `evict`; it marks what it took in the region's
     // `absent` bitmap. Pages the dirty log saw written within
     // `not_written_within` are left out too: the pager sees only faults, and
@@ -121,6 +124,13 @@ class Engine {
     // and the tracker. False if mmap failed: the old mapping is intact and
     // errno says why.
     bool map_anonymous(Region& r, size_t first, size_t count);
+    // Moves `count` pages from `first` that broke copy-on-write inside a pool
+    // mapping into fresh anonymous memory with their bytes: such a page
+    // cannot leave memory where it is (MADV_DONTNEED would expose the pool
+    // copy), and an anonymous page can. Freezes the run (uffd regions only)
+    // so no write is lost between the copy and the move. False, with the
+    // pages untouched, if the region has no userfaultfd or a step failed.
+    bool rehome(Region& r, size_t first, size_t count);
 
     // scan.cpp
     void begin_pass();
@@ -192,11 +202,13 @@ class Engine {
         uint64_t sharers = 0;                         // guest pages mapping a pool copy now
         uint64_t cow_breaks = 0, merge_batches = 0, merge_failures = 0;
         uint64_t pages_discarded = 0;
+        uint64_t pages_rehomed = 0;
         double cpu_s = 0; // CPU time of the dedup thread
     } counters_;
 
     uint64_t mappings_used_ = 0, mappings_baseline_time_ = 0;
     bool mappings_exhausted_ = false, logged_exhausted_ = false, logged_pause_ = false;
+    bool rehome_register_failed_ = false;
     std::string failure_; // why the engine stopped itself, "" if it did not
     std::array<uint32_t, 1024> freeze_us_{};
     size_t freeze_samples_ = 0;

@@ -34,6 +34,7 @@ struct Engine::Region {
     size_t index_of(const PageMeta& m) const { return m.self - first; }
     uint8_t* address(size_t index) const { return spec.base + index * kPageSize; }
     void set_pending(size_t index) { pending[index / 64] |= 1ull << (index % 64); }
+    bool is_pending(size_t index) const { return pending[index / 64] & (1ull << (index % 64)); }
     void clear_pending(size_t index) { pending[index / 64] &= ~(1ull << (index % 64)); }
 };
 

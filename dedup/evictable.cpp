@@ -25,12 +25,35 @@ void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
     Region& r = *it->second;
     if (first > r.pages || count > r.pages - first)
         throw InvalidInput("evictable range outside region '" + r.spec.name + "'");
+    // Share before evict: a page a running engine has not looked at since
+    // its last write may merge for free, so it stays until the low state
+    // (not_written_within 0), where anything goes.
+    bool share_first = not_written_within.count() != 0 && config_.run == 1 && failure_.empty() &&
+                       !mappings_exhausted_;
+    auto cold = [&](size_t i, const PageMeta& m) {
+        return !m.has(kZeroMerged) && !m.has(kDiscarded) && !written_since(m) &&
+               !(share_first && r.is_pending(i));
+    };
+    // Cold pages that broke copy-on-write in a pool mapping move to anonymous
+    // memory first; after a copy-on-write storm they are most of a VM.
+    bool rehomed = false;
     size_t run = 0;
+    for (size_t i = first; i <= first + count; ++i) {
+        if (i < first + count) {
+            const PageMeta& m = r.meta(i);
+            if (m.has(kFileBacked) && m.stable == kNoStable && cold(i, m)) {
+                ++run;
+                continue;
+            }
+        }
+        if (run) rehomed |= rehome(r, i - run, run);
+        run = 0;
+    }
+    if (rehomed) refresh_mappings_used();
+    run = 0;
     for (size_t i = first; i < first + count; ++i) {
         const PageMeta& m = r.meta(i);
-        bool ok =
-            !m.has(kFileBacked) && !m.has(kZeroMerged) && !m.has(kDiscarded) && !written_since(m);
-        if (ok) {
+        if (!m.has(kFileBacked) && cold(i, m)) {
             ++run;
             continue;
         }

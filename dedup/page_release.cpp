@@ -3,7 +3,11 @@
 #include "engine.hpp"
 #include "engine_region.hpp"
 
+#include "common/userfaultfd.hpp"
+
 #include <sys/mman.h>
+
+#include <cstring>
 
 namespace foldvm::dedup {
 
@@ -48,6 +52,54 @@ bool Engine::map_anonymous(Region& r, size_t first, size_t count) {
     if (r.uffd) r.uffd->register_wp(addr, len);
     r.spec.tracker->on_remap(addr, len);
     return true;
+}
+
+bool Engine::rehome(Region& r, size_t first, size_t count) {
+    if (!r.uffd || count == 0) return false;
+    uint8_t* addr = r.address(first);
+    size_t len = count * kPageSize;
+    // The pages' new home is built aside and moved over them in one step, so
+    // the range is never without its bytes: a fresh mapping made in place
+    // would read zeros until the copy, and a reader there would not block.
+    void* scratch = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (scratch == MAP_FAILED) return false;
+    ::madvise(scratch, len, MADV_NOHUGEPAGE); // see map_anonymous
+    try {
+        r.uffd->write_protect(addr, len, true);
+    } catch (const std::exception&) {
+        ::munmap(scratch, len);
+        return false;
+    }
+    std::memcpy(scratch, addr, len); // frozen: no write can land after this
+    bool moved = ::mremap(scratch, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) != MAP_FAILED;
+    if (moved) {
+        for (size_t i = first; i < first + count; ++i)
+            r.meta(i).clear(kFileBacked);
+        try {
+            r.uffd->register_wp(addr, len);
+        } catch (const std::exception& e) {
+            // The bytes are right; only future freezes of the range fail.
+            log_once(rehome_register_failed_,
+                     std::string("rehome: registering the moved pages failed: ") + e.what());
+        }
+        r.spec.tracker->on_remap(addr, len);
+    } else {
+        ::munmap(scratch, len);
+    }
+    // Writers blocked on the old mapping's write-protection wait by address:
+    // the thaw of the new mapping, and a plain wake in case it could not be
+    // registered, send them on to the moved pages.
+    try {
+        r.uffd->write_protect(addr, len, false);
+    } catch (const std::exception&) {
+    }
+    try {
+        r.uffd->wake(addr, len);
+    } catch (const std::exception&) {
+    }
+    if (moved) counters_.pages_rehomed += count;
+    return moved;
 }
 
 } // namespace foldvm::dedup

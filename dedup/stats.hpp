@@ -83,6 +83,8 @@ struct StatInfo {
       "Guest pages registered with the engine.")                                                   \
     X(uint64_t, pages_discarded, Counter, "foldvm_dedup_pages_discarded_total",                    \
       "Pages released by discards (balloon, free page reports).")                                  \
+    X(uint64_t, pages_rehomed, Counter, "foldvm_dedup_pages_rehomed_total",                        \
+      "Pages that broke copy-on-write moved back to anonymous memory so they can be evicted.")     \
     X(double, engine_cpu_s, Counter, "foldvm_dedup_engine_cpu_seconds_total",                      \
       "CPU time of the dedup engine thread.")                                                      \
     X(PhaseTimes, phase_ms, Counter, "foldvm_dedup_phase_seconds_total",                           \
@@ -107,7 +109,7 @@ struct StatInfo {
     X(uint64_t, cow_breaks, Counter, "foldvm_vm_dedup_cow_breaks_total",                           \
       "Copy-on-write breaks in a VM.")                                                             \
     X(uint64_t, pages_absent_skipped, Counter, "foldvm_vm_dedup_pages_absent_skipped_total",       \
-      "Page visits skipped because the pager had the page out of memory.")                        \
+      "Page visits skipped because the pager had the page out of memory.")                         \
     X(std::string, freeze_mode, Gauge, "", "userfaultfd, pause or none.")
 
 #define FOLDVM_DECLARE_STAT(type, member, ...) type member{};

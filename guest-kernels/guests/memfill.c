@@ -292,10 +292,12 @@ static int answer_mailbox(struct mailbox *mb, uint64_t *last, uint64_t *round,
     if (req == 0)
         return 0;
     if (cmd == MB_PING) {
+        /* The answer first (what a woken VM's caller waits for), then the
+         * whole working set, timed on its own. */
+        rt_printf("memfill: pong req=%lu\n", (unsigned long)req);
         uint64_t us = touch_hot_set() / 1000;
-        rt_printf("memfill: pong req=%lu touched_ms=%lu.%03lu\n",
-                  (unsigned long)req, (unsigned long)(us / 1000),
-                  (unsigned long)(us % 1000));
+        rt_printf("memfill: touched req=%lu ms=%lu.%03lu\n", (unsigned long)req,
+                  (unsigned long)(us / 1000), (unsigned long)(us % 1000));
     } else if (cmd == MB_RESET) {
         hot_stats_reset(rt_now_ns());
         rt_printf("memfill: ack req=%lu cmd=reset\n", (unsigned long)req);

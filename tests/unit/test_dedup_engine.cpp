@@ -2,6 +2,7 @@
 
 #include "common/error.hpp"
 #include "common/procfs.hpp"
+#include "common/userfaultfd.hpp"
 #include "dedup/page_meta.hpp"
 
 #include <catch2/catch.hpp>
@@ -338,4 +339,64 @@ TEST_CASE("pages the dirty log saw written lately are not offered for eviction",
     std::vector<size_t> not_written_lately = {8, 9, 10, 11, 12, 13, 14, 15};
     CHECK(evictable(std::chrono::seconds(1)) == not_written_lately);
     CHECK(evictable(std::chrono::seconds(0)).size() == 16); // no window: anything evictable
+}
+
+TEST_CASE("a page that broke copy-on-write moves to anonymous memory before eviction",
+          "[dedup][evictable][rehome]") {
+    // Dropping such a page where it lies would expose the pool copy under it,
+    // so a pager could never evict what a copy-on-write storm leaves behind.
+    dedup::Engine engine(fast_config());
+    TestRegion a(engine, 4), b(engine, 4);
+    for (size_t i = 0; i < 4; ++i)
+        a.fill(i, 300 + i), b.fill(i, 300 + i);
+    engine.run_full_pass();
+    REQUIRE(engine.stats().pages_sharing == 4);
+    if (engine.stats().freeze_mode != "userfaultfd") {
+        WARN("SKIP: rehome needs a userfaultfd freeze (" << userfaultfd_features().reason << ")");
+        return;
+    }
+    b.fill(0, 400), b.fill(1, 401); // copy-on-write breaks for b's pages 0 and 1
+    engine.run_full_pass();
+    REQUIRE(engine.stats().cow_breaks == 2);
+
+    std::vector<size_t> offered;
+    engine.for_each_evictable(b.id, 0, 4, std::chrono::seconds(0), [&](size_t first, size_t n) {
+        for (size_t i = first; i < first + n; ++i)
+            offered.push_back(i);
+    });
+    CHECK(offered == std::vector<size_t>{0, 1}); // 2 and 3 are still shared
+    CHECK(engine.stats().pages_rehomed == 2);
+    CHECK(b.holds(0, 400));
+    CHECK(b.holds(1, 401));
+    CHECK(private_resident_pages(b.page(0), 2) == 2);
+    // What a pager does to an evicted page: now it reads back zeros, not
+    // the pool copy of 300.
+    REQUIRE(::madvise(b.page(0), kPageSize, MADV_DONTNEED) == 0);
+    CHECK(b.holds(0, 0));
+    CHECK(a.holds(0, 300));
+    CHECK(b.holds(2, 302));
+}
+
+TEST_CASE("pages dedup has not visited since their last write wait for it before eviction",
+          "[dedup][evictable]") {
+    // Share before evict: a page that may still merge costs nothing to keep.
+    auto config = fast_config();
+    config.volatile_passes = 1; // a pass leaves just-written pages pending
+    dedup::Engine engine(config);
+    TestRegion a(engine, 8);
+    for (size_t i = 0; i < 8; ++i)
+        a.fill(i, 500 + i);
+    engine.run_full_pass(); // collected, but too fresh to visit
+    auto evictable = [&](std::chrono::seconds window) {
+        size_t pages = 0;
+        engine.for_each_evictable(a.id, 0, 8, window, [&](size_t, size_t n) { pages += n; });
+        return pages;
+    };
+    // A window of 0 is the low state: anything goes.
+    CHECK(evictable(std::chrono::seconds(0)) == 8);
+    // The written pages are also in the 1 s window, so wait it out first.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    CHECK(evictable(std::chrono::seconds(1)) == 0);
+    engine.run_full_pass(); // visited now
+    CHECK(evictable(std::chrono::seconds(1)) == 8);
 }

@@ -196,8 +196,10 @@ json ratios(const std::string& scenario, const json& f, const json& k) {
                 {"peak_memory_foldvm_over_kernel", ratio(f, k, "peak_memory_bytes")}};
     if (scenario == "cow-storm")
         return {{"ride_out_s_foldvm_over_kernel", ratio(f, k, "ride_out_s")}};
-    return {{"unpark_to_answer_foldvm_over_kernel", ratio(f, k, "unpark_to_answer_host_ms")},
-            {"resident_after_park_foldvm_over_kernel", ratio(f, k, "resident_pages_after_park")}};
+    return {
+        {"unpark_to_answer_foldvm_over_kernel", ratio(f, k, "unpark_to_answer_host_ms")},
+        {"unpark_to_working_set_foldvm_over_kernel", ratio(f, k, "unpark_to_working_set_host_ms")},
+        {"resident_after_park_foldvm_over_kernel", ratio(f, k, "resident_pages_after_park")}};
 }
 
 } // namespace

@@ -216,16 +216,28 @@ json park(const OvercommitOptions& o, OvercommitEngine& e) {
     auto gpas = wait_mailboxes(e, ids, o.fill_timeout_s);
     uint64_t gpa = gpas[0];
     auto& con = e.console();
-    auto ping = [&](uint64_t req, double& host_ms, double& guest_ms, Clock::time_point t0) {
-        send_mailbox(*vm, gpa, req, MailboxCmd::Ping);
-        std::string prefix = "memfill: pong req=" + std::to_string(req) + " ";
-        wait_until([&] { return con.find(idx, prefix).has_value(); }, 60, 0);
-        auto l = con.find(idx, prefix);
-        host_ms = l ? std::chrono::duration<double, std::milli>(l->t - t0).count() : -1;
-        guest_ms = l ? line_field_double(l->text, "touched_ms").value_or(-1) : -1;
+    // Host ms from t0 to the answer and to the working set's end, and the
+    // guest's own ms for touching its working set.
+    struct Answer {
+        double answer_host_ms = -1, working_set_host_ms = -1, working_set_guest_ms = -1;
     };
-    double warm_host_ms, warm_guest_ms;
-    ping(1, warm_host_ms, warm_guest_ms, Clock::now());
+    auto ping = [&](uint64_t req, Clock::time_point t0) {
+        send_mailbox(*vm, gpa, req, MailboxCmd::Ping);
+        std::string r = "req=" + std::to_string(req);
+        std::string pong = "memfill: pong " + r, touched = "memfill: touched " + r + " ";
+        auto ms = [&](const auto& l) {
+            return std::chrono::duration<double, std::milli>(l->t - t0).count();
+        };
+        Answer a;
+        wait_until([&] { return con.find(idx, touched).has_value(); }, 60, 0);
+        if (auto l = con.find(idx, pong)) a.answer_host_ms = ms(l);
+        if (auto l = con.find(idx, touched)) {
+            a.working_set_host_ms = ms(l);
+            a.working_set_guest_ms = line_field_double(l->text, "ms").value_or(-1);
+        }
+        return a;
+    };
+    Answer warm = ping(1, Clock::now());
 
     GuestMemory& mem = vm->memory();
     auto guest_resident = [&] { return procfs::resident_pages(mem.host_base(), mem.size()); };
@@ -295,23 +307,23 @@ json park(const OvercommitOptions& o, OvercommitEngine& e) {
     } else if (!old_limit.empty()) {
         write_text(own_cg + "/memory.limit_in_bytes", old_limit);
     }
-    double host_ms, guest_ms;
-    ping(2, host_ms, guest_ms, t_unpark);
+    Answer cold = ping(2, t_unpark);
     json oc = e.overcommit_json();
     Finish f = stop_all(e, ids, gpas, 3);
     uint64_t pages = mem.size() / 4096;
     return {{"mem_bytes", o.park_mem},
             {"cmdline", cmdline},
-            {"warm_answer_host_ms", warm_host_ms},
-            {"warm_answer_guest_touch_ms", warm_guest_ms},
+            {"warm_answer_host_ms", warm.answer_host_ms},
+            {"warm_working_set_guest_ms", warm.working_set_guest_ms},
             {"resident_pages_before", resident_before},
             {"resident_pages_after_park", resident_after},
             {"resident_pages_parked_idle_1s", resident_idle},
             {"resident_fraction_after_park", double(resident_after) / double(pages)},
             {"park_call_s", park_call_s},
             {"park_settled_s", park_settled_s},
-            {"unpark_to_answer_host_ms", host_ms},
-            {"unpark_answer_guest_touch_ms", guest_ms},
+            {"unpark_to_answer_host_ms", cold.answer_host_ms},
+            {"unpark_to_working_set_host_ms", cold.working_set_host_ms},
+            {"unpark_working_set_guest_ms", cold.working_set_guest_ms},
             {"vm_stats", vm_stats},
             {"vms_completed", f.completed},
             {"vms_killed", f.killed},

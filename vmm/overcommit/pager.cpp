@@ -342,11 +342,36 @@ size_t Pager::serve_faults() {
             // Write-protect faults belong to whoever froze the page (dedup's
             // merge, an eviction): lifting the protection wakes them.
             if (msgs[k].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) continue;
-            serve_fault(msgs[k]);
+            try {
+                serve_fault(msgs[k]);
+            } catch (const std::exception& e) {
+                fail_unserved(msgs[k], e.what());
+            }
             ++served;
         }
     }
     return served;
+}
+
+void Pager::fail_unserved(const uffd_msg& msg, const std::string& why) {
+    // The faulting thread would wait for ever: stop the VM (its vCPUs leave
+    // KVM_RUN on the kick), then release the thread.
+    std::string reason =
+        "a fault at guest offset " +
+        std::to_string(msg.arg.pagefault.address - reinterpret_cast<uint64_t>(base_)) +
+        " could not be served: " + why;
+    {
+        std::lock_guard lock(mutex_);
+        if (tier_failure_.empty()) tier_failure_ = reason;
+    }
+    failed_ = true;
+    if (options_.log) options_.log("pager: " + reason);
+    if (options_.fail_vm) options_.fail_vm(reason);
+    try {
+        uffd_.wake(reinterpret_cast<void*>(msg.arg.pagefault.address & ~(kPageSize - 1)),
+                   kPageSize);
+    } catch (const std::exception&) {
+    }
 }
 
 void Pager::serve_fault(const uffd_msg& msg) {

@@ -123,6 +123,7 @@ class Pager {
     bool swap_usable_locked();
     void evict_run(size_t first, size_t count, std::chrono::seconds min_idle, size_t& evicted);
     void serve_fault(const uffd_msg& msg);
+    void fail_unserved(const uffd_msg& msg, const std::string& why);
     // Restores page i's bytes into dst (4 KiB); false if it holds none.
     bool fetch_locked(size_t i, uint8_t* dst);
     void release_locked(size_t i);
