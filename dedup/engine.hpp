@@ -78,8 +78,8 @@ class Engine {
     // first moved to anonymous memory (rehome); merged pages are left out
     // (dropping them would expose the pool copy, and a merged page is shared
     // already), as are zero-merged and discarded pages (they hold no memory),
-    // and, unless `not_written_within` is 0, pages dedup has not visited
-    // since their last write (they may still merge). No merge
+    // and, while the engine runs, pages it has not visited since their last
+    // write (they may still merge). No merge
     // interleaves with `evict`; it marks what it took in the region's
     // `absent` bitmap. Pages the dirty log saw written within
     // `not_written_within` are left out too: the pager sees only faults, and

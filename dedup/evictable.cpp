@@ -26,10 +26,11 @@ void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
     if (first > r.pages || count > r.pages - first)
         throw InvalidInput("evictable range outside region '" + r.spec.name + "'");
     // Share before evict: a page a running engine has not looked at since
-    // its last write may merge for free, so it stays until the low state
-    // (not_written_within 0), where anything goes.
-    bool share_first = not_written_within.count() != 0 && config_.run == 1 && failure_.empty() &&
-                       !mappings_exhausted_;
+    // its last write may merge for free, so it waits for that visit in every
+    // state. When memory is low the budget guard holds the VMs, so the
+    // visits catch up; a stopped or failed engine visits nothing, and then
+    // nothing waits.
+    bool share_first = config_.run == 1 && failure_.empty() && !mappings_exhausted_;
     auto cold = [&](size_t i, const PageMeta& m) {
         return !m.has(kZeroMerged) && !m.has(kDiscarded) && !written_since(m) &&
                !(share_first && r.is_pending(i));
