@@ -14,6 +14,7 @@ struct Engine::Region {
     PageId first = 0;
     size_t pages = 0;
     std::vector<uint64_t> dirty;
+    std::chrono::steady_clock::time_point collected_at{}; // last collect_writes()
     // Pages that need a visit: written since they came to rest (merged,
     // zero, or waiting in the unstable tree), volatile, or whose merge
     // failed. Settled pages cost nothing per pass.

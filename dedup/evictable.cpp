@@ -31,6 +31,16 @@ void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
     // visits catch up; a stopped or failed engine visits nothing, and then
     // nothing waits.
     bool share_first = config_.run == 1 && failure_.empty() && !mappings_exhausted_;
+    // A pass over many filling VMs takes seconds, and a page written since
+    // its region's last collection is not pending yet: collect now. Those
+    // writes count as this pass's, so the pass's time moves up to now (it
+    // then makes older writes of the pass look newer, which only keeps
+    // pages in memory longer).
+    auto now = std::chrono::steady_clock::now();
+    if (share_first && now - r.collected_at > std::chrono::milliseconds(100)) {
+        collect_writes(r);
+        pass_collected_[pass_ % pass_collected_.size()] = now;
+    }
     auto cold = [&](size_t i, const PageMeta& m) {
         return !m.has(kZeroMerged) && !m.has(kDiscarded) && !written_since(m) &&
                !(share_first && r.is_pending(i));

@@ -60,6 +60,7 @@ void Engine::begin_pass() {
 }
 
 void Engine::collect_writes(Region& r) {
+    r.collected_at = std::chrono::steady_clock::now();
     std::fill(r.dirty.begin(), r.dirty.end(), 0);
     r.spec.tracker->collect(r.dirty.data());
     for (size_t w = 0; w < r.dirty.size(); ++w) {
