@@ -33,6 +33,11 @@ class Mapping {
     void* get() const { return addr_; }
     uint8_t* bytes() const { return static_cast<uint8_t*>(addr_); }
     size_t size() const { return size_; }
+    // Gives up ownership (the range was moved or handed on); returns it.
+    void* release() {
+        size_ = 0;
+        return std::exchange(addr_, nullptr);
+    }
     void reset() {
         if (addr_) ::munmap(addr_, size_);
         addr_ = nullptr;

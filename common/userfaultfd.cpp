@@ -123,6 +123,20 @@ bool Userfaultfd::missing_mode() const {
     return extra_modes_ & UFFDIO_REGISTER_MODE_MISSING;
 }
 
+namespace {
+
+// One UFFDIO_COPY or ZEROPAGE must lie in one mapping (ENOENT otherwise), and
+// a guest range can hold several: mappings that dedup made or moved do not
+// always merge with their neighbours. Runs `one(offset)` for each page and,
+// like the ioctls, stops at the first page that is present already.
+template <typename OnePage> size_t by_page(size_t len, OnePage one) {
+    for (size_t off = 0; off < len; off += kPageSize)
+        if (one(off) < kPageSize) return off;
+    return len;
+}
+
+} // namespace
+
 size_t Userfaultfd::copy(void* dst, const void* src, size_t len, bool wake) {
     uffdio_copy c{};
     c.dst = reinterpret_cast<uint64_t>(dst);
@@ -143,21 +157,16 @@ size_t Userfaultfd::copy(void* dst, const void* src, size_t len, bool wake) {
             continue;
         }
         if (err == EEXIST) return done;
-        if (err == ENOENT && part == 0 && c.len > kPageSize)
-            return done + copy_by_page(reinterpret_cast<uint8_t*>(c.dst),
-                                       reinterpret_cast<const uint8_t*>(c.src), c.len, wake);
+        if (err == ENOENT && part == 0 && c.len > kPageSize) {
+            auto* to = reinterpret_cast<uint8_t*>(c.dst);
+            auto* from = reinterpret_cast<const uint8_t*>(c.src);
+            return done + by_page(c.len, [&](size_t off) {
+                       return copy(to + off, from + off, kPageSize, wake);
+                   });
+        }
         errno = err;
         throw_errno("UFFDIO_COPY");
     }
-}
-
-// One UFFDIO_COPY must lie in one mapping (ENOENT otherwise), and a guest
-// range can hold several: mappings that dedup made or moved do not always
-// merge with their neighbours. Stops at the first present page like copy().
-size_t Userfaultfd::copy_by_page(uint8_t* dst, const uint8_t* src, size_t len, bool wake) {
-    for (size_t off = 0; off < len; off += kPageSize)
-        if (copy(dst + off, src + off, kPageSize, wake) < kPageSize) return off;
-    return len;
 }
 
 size_t Userfaultfd::zeropage(void* dst, size_t len, bool wake) {
@@ -178,11 +187,9 @@ size_t Userfaultfd::zeropage(void* dst, size_t len, bool wake) {
         }
         if (err == EEXIST) return done;
         if (err == ENOENT && part == 0 && z.range.len > kPageSize) {
-            // As in copy(): the range spans mappings.
             auto* at = reinterpret_cast<uint8_t*>(z.range.start);
-            for (size_t off = 0; off < z.range.len; off += kPageSize)
-                if (zeropage(at + off, kPageSize, wake) < kPageSize) return done + off;
-            return done + z.range.len;
+            return done + by_page(z.range.len,
+                                  [&](size_t off) { return zeropage(at + off, kPageSize, wake); });
         }
         errno = err;
         throw_errno("UFFDIO_ZEROPAGE");

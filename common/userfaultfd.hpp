@@ -56,8 +56,6 @@ class Userfaultfd {
     void wake(void* addr, size_t len);
 
   private:
-    size_t copy_by_page(uint8_t* dst, const uint8_t* src, size_t len, bool wake);
-
     UniqueFd fd_;
     uint64_t features_ = 0;
     // Guards extra_modes_ across an UFFDIO_REGISTER so a concurrent

@@ -45,33 +45,31 @@ void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
         return !m.has(kZeroMerged) && !m.has(kDiscarded) && !written_since(m) &&
                !(share_first && r.is_pending(i));
     };
-    // Cold pages that broke copy-on-write in a pool mapping move to anonymous
-    // memory first; after a copy-on-write storm they are most of a VM.
-    bool rehomed = false;
-    size_t run = 0;
-    for (size_t i = first; i <= first + count; ++i) {
-        if (i < first + count) {
-            const PageMeta& m = r.meta(i);
-            if (m.has(kFileBacked) && m.stable == kNoStable && cold(i, m)) {
+    // Calls `each(first, count)` for every run of pages in the range that
+    // `in_run` accepts.
+    auto for_each_run = [&](auto in_run, auto each) {
+        size_t run = 0;
+        for (size_t i = first; i < first + count; ++i) {
+            if (in_run(i, r.meta(i))) {
                 ++run;
                 continue;
             }
+            if (run) each(i - run, run);
+            run = 0;
         }
-        if (run) rehomed |= rehome(r, i - run, run);
-        run = 0;
-    }
+        if (run) each(first + count - run, run);
+    };
+    // Cold pages that broke copy-on-write in a pool mapping move to anonymous
+    // memory first; after a copy-on-write storm they are most of a VM.
+    bool rehomed = false;
+    for_each_run(
+        [&](size_t i, const PageMeta& m) {
+            return m.has(kFileBacked) && m.stable == kNoStable && cold(i, m);
+        },
+        [&](size_t f, size_t n) { rehomed |= rehome(r, f, n); });
     if (rehomed) refresh_mappings_used();
-    run = 0;
-    for (size_t i = first; i < first + count; ++i) {
-        const PageMeta& m = r.meta(i);
-        if (!m.has(kFileBacked) && cold(i, m)) {
-            ++run;
-            continue;
-        }
-        if (run) evict(i - run, run);
-        run = 0;
-    }
-    if (run) evict(first + count - run, run);
+    for_each_run([&](size_t i, const PageMeta& m) { return !m.has(kFileBacked) && cold(i, m); },
+                 evict);
 }
 
 } // namespace foldvm::dedup

@@ -3,6 +3,7 @@
 #include "engine.hpp"
 #include "engine_region.hpp"
 
+#include "common/mapping.hpp"
 #include "common/userfaultfd.hpp"
 
 #include <sys/mman.h>
@@ -61,19 +62,19 @@ bool Engine::rehome(Region& r, size_t first, size_t count) {
     // The pages' new home is built aside and moved over them in one step, so
     // the range is never without its bytes: a fresh mapping made in place
     // would read zeros until the copy, and a reader there would not block.
-    void* scratch = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (scratch == MAP_FAILED) return false;
-    ::madvise(scratch, len, MADV_NOHUGEPAGE); // see map_anonymous
+    Mapping scratch;
     try {
+        scratch = Mapping::anonymous(len);
+        ::madvise(scratch.get(), len, MADV_NOHUGEPAGE); // see map_anonymous
         r.uffd->write_protect(addr, len, true);
     } catch (const std::exception&) {
-        ::munmap(scratch, len);
         return false;
     }
-    std::memcpy(scratch, addr, len); // frozen: no write can land after this
-    bool moved = ::mremap(scratch, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) != MAP_FAILED;
+    std::memcpy(scratch.get(), addr, len); // frozen: no write can land after this
+    bool moved =
+        ::mremap(scratch.get(), len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) != MAP_FAILED;
     if (moved) {
+        scratch.release(); // it lives at addr now
         for (size_t i = first; i < first + count; ++i)
             r.meta(i).clear(kFileBacked);
         try {
@@ -84,8 +85,6 @@ bool Engine::rehome(Region& r, size_t first, size_t count) {
                      std::string("rehome: registering the moved pages failed: ") + e.what());
         }
         r.spec.tracker->on_remap(addr, len);
-    } else {
-        ::munmap(scratch, len);
     }
     // Writers blocked on the old mapping's write-protection wait by address:
     // the thaw of the new mapping, and a plain wake in case it could not be

@@ -353,20 +353,23 @@ size_t Pager::serve_faults() {
     return served;
 }
 
-void Pager::fail_unserved(const uffd_msg& msg, const std::string& why) {
-    // The faulting thread would wait for ever: stop the VM (its vCPUs leave
-    // KVM_RUN on the kick), then release the thread.
-    std::string reason =
-        "a fault at guest offset " +
-        std::to_string(msg.arg.pagefault.address - reinterpret_cast<uint64_t>(base_)) +
-        " could not be served: " + why;
-    {
-        std::lock_guard lock(mutex_);
-        if (tier_failure_.empty()) tier_failure_ = reason;
-    }
+void Pager::fail_vm_locked(const std::string& reason) {
+    if (tier_failure_.empty()) tier_failure_ = reason;
     failed_ = true;
     if (options_.log) options_.log("pager: " + reason);
+    // Its vCPUs leave KVM_RUN on the kick.
     if (options_.fail_vm) options_.fail_vm(reason);
+}
+
+void Pager::fail_unserved(const uffd_msg& msg, const std::string& why) {
+    // The faulting thread would wait for ever: stop the VM, then release it.
+    {
+        std::lock_guard lock(mutex_);
+        fail_vm_locked(
+            "a fault at guest offset " +
+            std::to_string(msg.arg.pagefault.address - reinterpret_cast<uint64_t>(base_)) +
+            " could not be served: " + why);
+    }
     try {
         uffd_.wake(reinterpret_cast<void*>(msg.arg.pagefault.address & ~(kPageSize - 1)),
                    kPageSize);
@@ -421,12 +424,9 @@ void Pager::serve_fault(const uffd_msg& msg) {
         }
         std::string reason =
             std::string("guest page ") + std::to_string(i) + " could not be restored: " + why;
-        if (tier_failure_.empty()) tier_failure_ = reason;
-        failed_ = true;
-        if (options_.log) options_.log("pager: " + reason);
-        // Stop the VM first (its vCPUs leave KVM_RUN on the kick), then
-        // release the faulting thread: never hand it wrong bytes silently.
-        if (options_.fail_vm) options_.fail_vm(reason);
+        // Stop the VM first, then release the faulting thread: never hand
+        // it wrong bytes silently.
+        fail_vm_locked(reason);
         std::memset(bytes, 0, kPageSize);
         take[j - block] = true;
     };

@@ -123,6 +123,8 @@ class Pager {
     bool swap_usable_locked();
     void evict_run(size_t first, size_t count, std::chrono::seconds min_idle, size_t& evicted);
     void serve_fault(const uffd_msg& msg);
+    // Records the first failure, logs it and stops the VM (mutex_ held).
+    void fail_vm_locked(const std::string& reason);
     void fail_unserved(const uffd_msg& msg, const std::string& why);
     // Restores page i's bytes into dst (4 KiB); false if it holds none.
     bool fetch_locked(size_t i, uint8_t* dst);
