@@ -11,6 +11,7 @@
 #include "stats.hpp"
 #include "unstable_tree.hpp"
 
+#include "common/share_first.hpp"
 #include "common/userfaultfd.hpp"
 
 #include <array>
@@ -78,15 +79,15 @@ class Engine {
     // first moved to anonymous memory (rehome); merged pages are left out
     // (dropping them would expose the pool copy, and a merged page is shared
     // already), as are zero-merged and discarded pages (they hold no memory),
-    // and, while the engine runs, pages it has not visited since their last
-    // write (they may still merge). No merge
+    // and, with `share_first` while the engine runs, pages it has not
+    // visited since their last write (they may still merge). No merge
     // interleaves with `evict`; it marks what it took in the region's
     // `absent` bitmap. Pages the dirty log saw written within
     // `not_written_within` are left out too: the pager sees only faults, and
     // a page that is written all the time never faults. Throws InvalidInput
     // for an unknown region or range.
     void for_each_evictable(RegionId id, size_t first, size_t count,
-                            std::chrono::seconds not_written_within,
+                            std::chrono::seconds not_written_within, ShareFirst share_first,
                             const std::function<void(size_t first, size_t count)>& evict);
 
     // Synchronous operations on the caller's thread (tests, benchmarks).

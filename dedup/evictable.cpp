@@ -8,7 +8,7 @@
 namespace foldvm::dedup {
 
 void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
-                                std::chrono::seconds not_written_within,
+                                std::chrono::seconds not_written_within, ShareFirst wait_for_visit,
                                 const std::function<void(size_t first, size_t count)>& evict) {
     auto lock = lock_as_caller();
     auto since = std::chrono::steady_clock::now() - not_written_within;
@@ -29,8 +29,9 @@ void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
     // its last write may merge for free, so it waits for that visit in every
     // state. When memory is low the budget guard holds the VMs, so the
     // visits catch up; a stopped or failed engine visits nothing, and then
-    // nothing waits.
-    bool share_first = config_.run == 1 && failure_.empty() && !mappings_exhausted_;
+    // nothing waits. A caller shrinking one VM on purpose does not wait.
+    bool share_first = wait_for_visit == ShareFirst::yes && config_.run == 1 && failure_.empty() &&
+                       !mappings_exhausted_;
     // A pass over many filling VMs takes seconds, and a page written since
     // its region's last collection is not pending yet: collect now. Those
     // writes count as this pass's, so the pass's time moves up to now (it

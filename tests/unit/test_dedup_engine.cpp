@@ -330,10 +330,11 @@ TEST_CASE("pages the dirty log saw written lately are not offered for eviction",
     engine.run_full_pass();
     auto evictable = [&](std::chrono::seconds window) {
         std::vector<size_t> pages;
-        engine.for_each_evictable(a.id, 0, 16, window, [&](size_t first, size_t count) {
-            for (size_t i = first; i < first + count; ++i)
-                pages.push_back(i);
-        });
+        engine.for_each_evictable(a.id, 0, 16, window, ShareFirst::yes,
+                                  [&](size_t first, size_t count) {
+                                      for (size_t i = first; i < first + count; ++i)
+                                          pages.push_back(i);
+                                  });
         return pages;
     };
     std::vector<size_t> not_written_lately = {8, 9, 10, 11, 12, 13, 14, 15};
@@ -360,10 +361,11 @@ TEST_CASE("a page that broke copy-on-write moves to anonymous memory before evic
     REQUIRE(engine.stats().cow_breaks == 2);
 
     std::vector<size_t> offered;
-    engine.for_each_evictable(b.id, 0, 4, std::chrono::seconds(0), [&](size_t first, size_t n) {
-        for (size_t i = first; i < first + n; ++i)
-            offered.push_back(i);
-    });
+    engine.for_each_evictable(b.id, 0, 4, std::chrono::seconds(0), ShareFirst::yes,
+                              [&](size_t first, size_t n) {
+                                  for (size_t i = first; i < first + n; ++i)
+                                      offered.push_back(i);
+                              });
     CHECK(offered == std::vector<size_t>{0, 1}); // 2 and 3 are still shared
     CHECK(engine.stats().pages_rehomed == 2);
     CHECK(b.holds(0, 400));
@@ -387,13 +389,16 @@ TEST_CASE("pages dedup has not visited since their last write wait for it before
     for (size_t i = 0; i < 8; ++i)
         a.fill(i, 500 + i);
     engine.run_full_pass(); // collected, but too fresh to visit
-    auto evictable = [&](std::chrono::seconds window) {
+    auto evictable = [&](std::chrono::seconds window, ShareFirst share_first = ShareFirst::yes) {
         size_t pages = 0;
-        engine.for_each_evictable(a.id, 0, 8, window, [&](size_t, size_t n) { pages += n; });
+        engine.for_each_evictable(a.id, 0, 8, window, share_first,
+                                  [&](size_t, size_t n) { pages += n; });
         return pages;
     };
     CHECK(evictable(std::chrono::seconds(0)) == 0); // even when memory is low
-    engine.run_full_pass();                         // visited now
+    // Parking a VM or holding it to its limit does not wait.
+    CHECK(evictable(std::chrono::seconds(0), ShareFirst::no) == 8);
+    engine.run_full_pass(); // visited now
     CHECK(evictable(std::chrono::seconds(0)) == 8);
     // Written after the pass's collection: still not offered (a pass over
     // many VMs takes seconds).

@@ -143,14 +143,15 @@ struct OvercommitService::Impl {
     }
 
     // Evicts up to `want` pages from one VM, sweeping from its clock hand.
-    size_t evict_from(VmEntry& e, size_t want, std::chrono::seconds min_idle) {
+    size_t evict_from(VmEntry& e, size_t want, std::chrono::seconds min_idle,
+                      ShareFirst share_first = ShareFirst::yes) {
         Pager& p = *e.pager;
         size_t got = 0, looked = 0;
         while (got < want && looked < p.pages()) {
             size_t& hand = p.clock_hand();
             if (hand >= p.pages()) hand = 0;
             size_t n = std::min(kSweepPages, p.pages() - hand);
-            got += p.evict(hand, n, min_idle);
+            got += p.evict(hand, n, min_idle, share_first);
             hand += n;
             looked += n;
         }
@@ -239,9 +240,10 @@ struct OvercommitService::Impl {
             }
             uint64_t limit_pages = e.policy.limit_mib << 20 >> 12;
             if (e.policy.limit_mib && resident > limit_pages)
-                count_evictions(evict_from(e, resident - limit_pages, std::chrono::seconds(0)));
+                count_evictions(
+                    evict_from(e, resident - limit_pages, std::chrono::seconds(0), ShareFirst::no));
             else if (e.parked && resident > 0)
-                count_evictions(evict_from(e, resident, std::chrono::seconds(0)));
+                count_evictions(evict_from(e, resident, std::chrono::seconds(0), ShareFirst::no));
         }
 
         // Keep free memory at the high threshold: evicting ahead of need is
@@ -501,7 +503,8 @@ bool OvercommitService::park(uint64_t vm_id) {
     if (it == impl_->vms.end()) return false;
     auto& e = it->second;
     e.parked = true;
-    impl_->count_evictions(impl_->evict_from(e, e.pager->pages(), std::chrono::seconds(0)));
+    impl_->count_evictions(
+        impl_->evict_from(e, e.pager->pages(), std::chrono::seconds(0), ShareFirst::no));
     e.pager->settle_staged();
     return true;
 }
@@ -560,8 +563,9 @@ void OvercommitService::vm_created(uint64_t id, Vm& vm) {
     };
     DedupService* dedup = &impl_->dedup;
     opts.evictable = [dedup, id](size_t first, size_t count, std::chrono::seconds min_idle,
+                                 ShareFirst share_first,
                                  const std::function<void(size_t, size_t)>& evict) {
-        dedup->for_each_evictable(id, first, count, min_idle, evict);
+        dedup->for_each_evictable(id, first, count, min_idle, share_first, evict);
     };
     opts.fail_vm = [&vm](const std::string& reason) { vm.fail(reason); };
     opts.log = impl_->log;

@@ -76,7 +76,8 @@ void Pager::set_absent(size_t i, bool absent) {
         bits[i / 64].fetch_and(~bit, std::memory_order_acq_rel);
 }
 
-size_t Pager::evict(size_t first, size_t count, std::chrono::seconds min_idle) {
+size_t Pager::evict(size_t first, size_t count, std::chrono::seconds min_idle,
+                    ShareFirst share_first) {
     if (first >= pages_ || failed_.load()) return 0;
     count = std::min(count, pages_ - first);
     std::lock_guard evict_lock(evict_mutex_);
@@ -88,7 +89,7 @@ size_t Pager::evict(size_t first, size_t count, std::chrono::seconds min_idle) {
             evict_run(f + k, std::min<size_t>(64, n - k), min_idle, evicted);
     };
     if (options_.evictable)
-        options_.evictable(first, count, min_idle, run);
+        options_.evictable(first, count, min_idle, share_first, run);
     else
         run(first, count);
     return evicted;

@@ -23,6 +23,7 @@
 #include "latency_histogram.hpp"
 #include "swap_file.hpp"
 
+#include "common/share_first.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 #include <atomic>
@@ -40,9 +41,11 @@ namespace foldvm::overcommit {
 
 // Which pages of [first, first+count) may leave memory: calls back with runs
 // (the dedup engine leaves merged pages out, and those it saw written within
-// `min_idle`, under its lock).
-using EvictableRuns = std::function<void(size_t first, size_t count, std::chrono::seconds min_idle,
-                                         const std::function<void(size_t, size_t)>& evict)>;
+// `min_idle`, and with ShareFirst::yes those it has not visited since their
+// last write, under its lock).
+using EvictableRuns =
+    std::function<void(size_t first, size_t count, std::chrono::seconds min_idle,
+                       ShareFirst share_first, const std::function<void(size_t, size_t)>& evict)>;
 
 struct PagerOptions {
     uint32_t fault_around_pages = 16;
@@ -81,7 +84,8 @@ class Pager {
 
     // Evicts the resident, evictable pages of [first, first+count); returns
     // how many left memory. `min_idle` skips pages accessed more recently.
-    size_t evict(size_t first, size_t count, std::chrono::seconds min_idle);
+    size_t evict(size_t first, size_t count, std::chrono::seconds min_idle,
+                 ShareFirst share_first = ShareFirst::yes);
     // Compresses or swaps what evict() staged; returns pages settled.
     size_t settle_staged();
 

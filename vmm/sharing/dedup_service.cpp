@@ -110,6 +110,7 @@ void DedupService::unmerge_all() {
 
 void DedupService::for_each_evictable(uint64_t vm_id, size_t first, size_t count,
                                       std::chrono::seconds not_written_within,
+                                      ShareFirst share_first,
                                       const std::function<void(size_t, size_t)>& evict) const {
     std::optional<dedup::RegionId> region;
     if (engine_) {
@@ -118,7 +119,7 @@ void DedupService::for_each_evictable(uint64_t vm_id, size_t first, size_t count
         if (it != regions_.end()) region = it->second;
     }
     if (region)
-        engine_->for_each_evictable(*region, first, count, not_written_within, evict);
+        engine_->for_each_evictable(*region, first, count, not_written_within, share_first, evict);
     else
         evict(first, count);
 }

@@ -4,6 +4,7 @@
 // sees a dedup::Engine; callers get configs, stats and actions from here.
 #pragma once
 
+#include "common/share_first.hpp"
 #include "dedup/config.hpp"
 #include "dedup/region.hpp"
 #include "dedup/stats.hpp"
@@ -83,7 +84,7 @@ class DedupService : public Host::Observer {
     // within `not_written_within`, and holds its lock across; otherwise the
     // whole range is one run.
     void for_each_evictable(uint64_t vm_id, size_t first, size_t count,
-                            std::chrono::seconds not_written_within,
+                            std::chrono::seconds not_written_within, ShareFirst share_first,
                             const std::function<void(size_t, size_t)>& evict) const;
 
     void vm_created(uint64_t id, Vm& vm) override;
