@@ -94,6 +94,8 @@ class Engine {
     void run_full_pass();
     void unmerge_all();
     uint64_t full_scans() const { return counters_.full_scans.load(); }
+    // Memory the pool holds, each page once; takes no lock (an fstat).
+    uint64_t pool_resident_bytes() const { return pool_.resident_bytes(); }
 
   private:
     struct Region;

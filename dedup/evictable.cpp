@@ -42,9 +42,17 @@ void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
         collect_writes(r);
         pass_collected_[pass_ % pass_collected_.size()] = now;
     }
+    // A page waiting in the unstable tree is a merge partner: its twin in
+    // another VM may be visited later in the pass, or in the next one if it
+    // was written too recently. Evicted, it could not be compared with (dedup
+    // never faults a page in), and the twin would wait in its place. So it
+    // stays for the pass it went in and one full pass more.
+    auto new_partner = [&](const PageMeta& m) {
+        return m.has(kInUnstable) && static_cast<uint8_t>(pass_ - m.unstable_pass) < 2;
+    };
     auto cold = [&](size_t i, const PageMeta& m) {
         return !m.has(kZeroMerged) && !m.has(kDiscarded) && !written_since(m) &&
-               !(share_first && r.is_pending(i));
+               !(share_first && (r.is_pending(i) || new_partner(m)));
     };
     // Calls `each(first, count)` for every run of pages in the range that
     // `in_run` accepts.

@@ -28,7 +28,7 @@ struct PageMeta {
     PageId self;
     uint16_t written_pass; // low bits of the last pass that saw a write
     uint8_t flags;
-    uint8_t reserved;
+    uint8_t unstable_pass; // low bits of the pass that put it in the unstable tree
 
     bool has(PageFlag f) const { return flags & f; }
     void set(PageFlag f) { flags = static_cast<uint8_t>(flags | f); }

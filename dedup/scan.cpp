@@ -219,6 +219,7 @@ void Engine::visit(Region& r, PageMeta& m) {
         return;
     }
     unstable_.insert(m);
+    m.unstable_pass = static_cast<uint8_t>(pass_);
     ++r.counters.pages_unshared;
 }
 

@@ -14,7 +14,7 @@
 #include "common/error.hpp"
 #include "common/procfs.hpp"
 #include "common/thread_priority.hpp"
-#include "vmm/memory/process_memory.hpp"
+#include "memory_meter.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
 #include <fcntl.h>
@@ -77,6 +77,7 @@ struct OvercommitService::Impl {
     std::string budget_source;
     std::unique_ptr<CompressedStore> compressed;
     std::unique_ptr<FaultServer> faults;
+    std::unique_ptr<MemoryMeter> meter; // before the guard, which reads it
     std::unique_ptr<BudgetGuard> guard; // the low line: holds every VM
 
     mutable std::mutex mutex; // config, vms, stats
@@ -214,7 +215,7 @@ struct OvercommitService::Impl {
         std::lock_guard step(governor_mutex);
         std::unique_lock lock(mutex);
         ++counters.ticks;
-        used_bytes = process_rss_kib() << 10;
+        used_bytes = meter->used_bytes();
         peak_used = std::max(peak_used, used_bytes);
         MemoryState s = state_for(used_bytes);
         if (s != state) {
@@ -367,9 +368,12 @@ OvercommitService::OvercommitService(Host& host, DedupService& dedup,
     copts.capacity_bytes = impl_->compressed_cap();
     impl_->compressed = std::make_unique<CompressedStore>(copts);
     impl_->faults = std::make_unique<FaultServer>();
+    impl_->meter = std::make_unique<MemoryMeter>([&dedup] { return dedup.pool_bytes(); });
+    impl_->meter->used_bytes(); // decides the source, for the log
+    if (impl_->log) impl_->log("overcommit: memory in use is read from " + impl_->meter->source());
     impl_->guard =
         std::make_unique<BudgetGuard>(std::chrono::milliseconds(config.governor_interval_ms),
-                                      [] { return process_rss_kib() << 10; });
+                                      [meter = impl_->meter.get()] { return meter->used_bytes(); });
     impl_->apply_guard_lines();
     impl_->governor = std::thread([this] { impl_->run(); });
     pthread_setname_np(impl_->governor.native_handle(), "foldvm-governor");

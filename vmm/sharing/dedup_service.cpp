@@ -104,6 +104,10 @@ void DedupService::scan_now() {
     engine("dedup actions").scan_now();
 }
 
+uint64_t DedupService::pool_bytes() const {
+    return engine_ ? engine_->pool_resident_bytes() : 0;
+}
+
 void DedupService::unmerge_all() {
     engine("dedup actions").unmerge_all();
 }

@@ -47,6 +47,9 @@ class DedupService : public Host::Observer {
 
     DedupMode mode() const { return mode_; }
     bool builtin() const { return engine_ != nullptr; }
+    // Memory the built-in engine's pool holds, each page once (0 without
+    // it); takes no lock, so the budget guard may call it.
+    uint64_t pool_bytes() const;
 
     // Fits a VM's config to the mode, once, before the VM is created: KSM
     // marks guest RAM MADV_MERGEABLE, the built-in engine tracks writes with
