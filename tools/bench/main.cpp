@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
            "        [--engines foldvm,kernel] [--vms N] [--mem SIZE] [--budget SIZE]\n"
            "        [--duration S] [--warmup S] [--mix 'shared=R zero=R text=R'] [--hot R]\n"
            "        [--cold-ops-ppm N] [--storm-vms N] [--storm-mem SIZE] [--park-mem SIZE]\n"
-           "        [--swap-dir DIR] [--overcommit-opt KEY=VALUE,...] [--outer-limit SIZE] "
-           "[--verbose]\n"
+           "        [--swap-dir DIR] [--overcommit-opt KEY=VALUE,...] [--outer-limit SIZE]\n"
+           "        [--kernel-limit budget|fixed] [--verbose]\n"
            "  pager-idle [--rounds N] [--mem MIB]   (boot and fill, pager on vs off)\n";
     return mode == "--help" || mode == "-h" ? 0 : 2;
 }

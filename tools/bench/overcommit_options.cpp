@@ -128,7 +128,11 @@ OvercommitOptions parse_overcommit_options(int argc, char** argv, bool child) {
             o.park_mem = parse_size(next());
         else if (k == "--park-kernel-limit")
             o.park_kernel_limit = parse_size(next());
-        else if (k == "--fill-timeout")
+        else if (k == "--kernel-limit") {
+            o.kernel_limit = next();
+            if (o.kernel_limit != "budget" && o.kernel_limit != "fixed")
+                throw std::invalid_argument("--kernel-limit: budget|fixed, not " + o.kernel_limit);
+        } else if (k == "--fill-timeout")
             o.fill_timeout_s = std::stod(next());
         else if (k == "--converge-timeout")
             o.converge_timeout_s = std::stod(next());

@@ -29,6 +29,11 @@ struct OvercommitOptions {
     // park: one VM, parked after filling.
     uint64_t park_mem = 256ull << 20;
     uint64_t park_kernel_limit = 8ull << 20; // kernel: cgroup headroom while "parked"
+    // kernel, density and cow-storm: "budget" holds cgroup usage + zswap's
+    // pool (cgroup v1 does not charge the pool) to the budget, as foldvm's
+    // compressed tier counts in its budget; "fixed" is a cgroup limit equal to
+    // the budget with the pool on top.
+    std::string kernel_limit = "budget";
     double fill_timeout_s = 900;
     double converge_timeout_s = 300;
     double storm_timeout_s = 600;
