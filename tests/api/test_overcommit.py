@@ -4,12 +4,13 @@ round trips, every way a PATCH is refused (1e400, -1, 2^40, unknown field,
 wrong type, a field fixed at start, thresholds out of order, the compressor,
 a budget below the floor), a memfill VM's pages and faults, park (resident
 pages drop, the guest keeps running and verifying its data) and unpark, the
-per-VM policy, the same figures in /metrics, and a daemon with overcommit
-off (409)."""
+per-VM policy, the same figures in /metrics, the governor's balloon step (a
+ballooned guest is asked for its free memory when memory is tight, and gets
+it back when it is plentiful), and a daemon with overcommit off (409)."""
 import re
 
-from apitest import (Daemon, check, console_has, create_vm, curl, make_tmpdir, require_kvm,
-                     run_tests, skip, wait_until)
+from apitest import (Daemon, check, console_has, create_vm, curl, guest, make_tmpdir,
+                     require_kvm, run_tests, skip, wait_until)
 
 require_kvm()
 try:
@@ -222,6 +223,40 @@ def test_metrics():
     check(value("foldvm_vm_memory_parked", vm=str(i)) == 0, "parked")
 
 
+def test_balloon_step():
+    # Before any tier, the governor asks a ballooned guest for the memory its
+    # statistics report free, and gives it back once memory is plentiful.
+    balloon = {"amount_mib": 0, "deflate_on_oom": False, "stats_polling_interval_s": 1}
+    vm = c.request("POST", "/vms", expect=201,
+                   body={"kernel": guest("balloon"), "mem_mib": 128, "cmdline": "keep=8",
+                         "balloon": balloon}).json()
+    i = vm["id"]
+
+    def stats():
+        return c.get("/vms/%d/balloon/statistics" % i, expect=200).json()
+
+    wait_until(lambda: "free_memory" in stats(), 20, what="the guest's statistics")
+    check(stats()["free_memory"] > 64 << 20, stats())
+    before = host_memory()["governor"]
+    # Free budget at 40%, under a 50% high line: soft.
+    used = host_memory()["used_bytes"]
+    budget = max(host_memory()["budget_floor_bytes"] >> 20, (used * 5 // 3 >> 20) + 1)
+    patch({"high_free_pm": 500, "soft_free_pm": 100, "hard_free_pm": 50,
+           "budget_mib": budget}, 200)
+    wait_until(lambda: stats()["target_mib"] > 0, 10, what="the governor to inflate the balloon")
+    g = host_memory()["governor"]
+    check(g["balloon_inflations"] > before["balloon_inflations"], g)
+    # The guest kept its reserve (1/8 of its RAM) and hands the rest over.
+    check(stats()["target_mib"] <= 128 - 16, stats())
+    wait_until(lambda: stats()["actual_mib"] == stats()["target_mib"], 10,
+               what="the guest to inflate")
+    patch({"budget_mib": 8192, "high_free_pm": 100, "soft_free_pm": 50, "hard_free_pm": 10}, 200)
+    wait_until(lambda: stats()["target_mib"] == 0, 10, what="the governor to deflate the balloon")
+    check(host_memory()["governor"]["balloon_deflations"] > before["balloon_deflations"], "deflations")
+    check(c.get("/vms/%d" % i, expect=200).json()["state"] == "running", "balloon VM not running")
+    c.request("DELETE", "/vms/%d" % i, expect=204)
+
+
 def test_overcommit_off():
     with Daemon("--no-overcommit") as off:
         o = off.client()
@@ -243,4 +278,5 @@ def finish():
 
 
 run_tests([test_get_host_memory, test_patch_round_trip, test_patch_refused, test_vm_memory,
-           test_park_and_unpark, test_vm_policy, test_metrics, test_overcommit_off], finish)
+           test_park_and_unpark, test_vm_policy, test_metrics, test_balloon_step,
+           test_overcommit_off], finish)

@@ -6,6 +6,7 @@
 // fastest-growing VM's vCPUs rather than let the host run out.
 #include "overcommit_service.hpp"
 
+#include "balloon_claim.hpp"
 #include "fault_server.hpp"
 #include "host_budget.hpp"
 #include "pager.hpp"
@@ -15,6 +16,8 @@
 #include "common/procfs.hpp"
 #include "common/thread_priority.hpp"
 #include "memory_meter.hpp"
+#include "vmm/devices/virtio/balloon.hpp"
+#include "vmm/machine/vm.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
 #include <fcntl.h>
@@ -64,6 +67,7 @@ struct OvercommitService::Impl {
         uint64_t throttled_ms = 0;
         std::chrono::steady_clock::time_point resident_at{};
         uint64_t resident_pages = 0;
+        BalloonClaim balloon; // what the governor took through the VM's balloon
     };
 
     Impl(Host& h, DedupService& d, const OvercommitConfig& c, Logger l, Logger dbg)
@@ -253,6 +257,10 @@ struct OvercommitService::Impl {
         uint64_t free = used_bytes >= budget_bytes ? 0 : budget_bytes - used_bytes;
         if (free < target_free) {
             size_t want = (target_free - free) / kPageSize;
+            // Balloons first. Their guests take a while to hand pages over,
+            // so at soft the tiers wait for them; at hard and low they do not.
+            size_t asked = inflate_balloons(want);
+            if (s == MemoryState::Soft) want -= std::min(want, asked);
             std::vector<VmEntry*> order;
             for (auto& [id, e] : vms)
                 order.push_back(&e);
@@ -279,10 +287,60 @@ struct OvercommitService::Impl {
                 }
             }
             count_evictions(got);
+        } else if (s == MemoryState::High && free >= 2 * target_free) {
+            deflate_balloons();
         }
         for (auto& [id, e] : vms)
             if (e.pager->counters().staged_pages) e.pager->settle_staged();
         throttle(s);
+    }
+
+    // Asks ballooned guests, lowest priority first, for up to `want` pages
+    // of what their statistics report free; returns the pages asked for.
+    size_t inflate_balloons(size_t want) {
+        std::vector<std::pair<uint64_t, VmEntry*>> order;
+        for (auto& [id, e] : vms)
+            if (e.vm->balloon() && !e.parked) order.emplace_back(id, &e);
+        std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+            return a.second->policy.priority < b.second->policy.priority;
+        });
+        uint64_t want_mib = (uint64_t(want) * kPageSize + (1 << 20) - 1) >> 20, asked = 0;
+        auto now = std::chrono::steady_clock::now();
+        for (auto [id, e] : order) {
+            if (asked >= want_mib) break;
+            uint64_t guest_mib = uint64_t(e->pager->pages()) * kPageSize >> 20;
+            try {
+                uint64_t mib = claim_free_memory(*e->vm->balloon(), e->balloon, want_mib - asked,
+                                                 guest_mib, now);
+                if (!mib) continue;
+                asked += mib;
+                ++counters.balloon_inflations;
+                if (debug)
+                    debug("overcommit: balloon of vm " + std::to_string(id) + " asked for " +
+                          std::to_string(mib) + " MiB of its free memory");
+            } catch (const std::exception& ex) {
+                if (debug) debug(std::string("overcommit: balloon step skipped: ") + ex.what());
+            }
+        }
+        return size_t(asked << 20 >> 12);
+    }
+
+    // Plenty free again: the guests get back what the governor took.
+    void deflate_balloons() {
+        for (auto& [id, e] : vms) {
+            if (!e.vm->balloon() || !e.balloon.taken_mib) continue;
+            try {
+                uint64_t mib = e.balloon.taken_mib;
+                if (return_claim(*e.vm->balloon(), e.balloon)) {
+                    ++counters.balloon_deflations;
+                    if (debug)
+                        debug("overcommit: balloon of vm " + std::to_string(id) + " gave back " +
+                              std::to_string(mib) + " MiB");
+                }
+            } catch (const std::exception& ex) {
+                if (debug) debug(std::string("overcommit: balloon deflate skipped: ") + ex.what());
+            }
+        }
     }
 
     void count_evictions(size_t n) {
