@@ -125,7 +125,8 @@ bool Userfaultfd::missing_mode() const {
 
 namespace {
 
-// One UFFDIO_COPY or ZEROPAGE must lie in one mapping (ENOENT otherwise), and
+// One UFFDIO_COPY or ZEROPAGE (and before Linux 6.5 one WRITEPROTECT) must lie
+// in one mapping (ENOENT otherwise), and
 // a guest range can hold several: mappings that dedup made or moved do not
 // always merge with their neighbours. Runs `one(offset)` for each page and,
 // like the ioctls, stops at the first page that is present already.
@@ -207,6 +208,15 @@ void Userfaultfd::write_protect(void* addr, size_t len, bool protect) {
     wp.range.len = len;
     wp.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0;
     while (::ioctl(fd_.get(), UFFDIO_WRITEPROTECT, &wp) < 0) {
+        // Before Linux 6.5 the range must lie in one mapping, as for COPY.
+        if (errno == ENOENT && len > kPageSize) {
+            auto* at = static_cast<uint8_t*>(addr);
+            by_page(len, [&](size_t off) {
+                write_protect(at + off, kPageSize, protect);
+                return kPageSize;
+            });
+            return;
+        }
         if (errno != EAGAIN) throw_errno("UFFDIO_WRITEPROTECT");
     }
 }
