@@ -40,7 +40,8 @@ struct KernelYardstick {
     std::string zswap_compressor = "none";
     unsigned zswap_max_pool_percent = 0;
 
-    KernelYardstick(const OvercommitOptions& o, uint64_t nominal, uint64_t budget) {
+    // `pool_budget`: the budget that holds cgroup usage + zswap's pool, or 0.
+    KernelYardstick(const OvercommitOptions& o, uint64_t nominal, uint64_t pool_budget) {
         ksm.set("run", 0);
         ksm.set("pages_to_scan", 1000);
         ksm.set("sleep_millisecs", 10);
@@ -51,10 +52,11 @@ struct KernelYardstick {
             // limit is a whole percent of host RAM, at least 1); past that
             // zswap sends pages on to the swap file.
             unsigned percent = 20;
-            if (o.kernel_limit == "budget") {
+            if (pool_budget) {
                 uint64_t total = meminfo_bytes("MemTotal");
-                percent =
-                    total ? unsigned(std::clamp<uint64_t>(budget / 4 * 100 / total, 1, 20)) : 1;
+                percent = total
+                              ? unsigned(std::clamp<uint64_t>(pool_budget / 4 * 100 / total, 1, 20))
+                              : 1;
             }
             zswap_max_pool_percent = percent;
             zswap.emplace(percent);
@@ -146,15 +148,17 @@ json run_one(const OvercommitOptions& o, const std::string& scenario, const std:
                        : scenario == "cow-storm" ? uint64_t(o.storm_vms) * o.storm_mem
                                                  : o.park_mem;
     MemoryCgroup cg("run", &outer);
+    // Park measures the park itself; there the pool stays as it was (with a
+    // pool capped at 4 % of host RAM the kernel's park evicted nothing).
+    bool hold_pool = engine == "kernel" && scenario != "park" && o.kernel_limit == "budget";
     std::optional<KernelYardstick> yard;
     if (engine == "kernel") {
         cg.set_limit(budget);
-        yard.emplace(o, nominal, budget);
+        yard.emplace(o, nominal, hold_pool ? budget : 0);
     }
     Counters c0 = Counters::now();
     auto t0 = std::chrono::steady_clock::now();
     double child_cpu = 0;
-    bool hold_pool = engine == "kernel" && scenario != "park" && o.kernel_limit == "budget";
     PeakSampler sampler(cg, hold_pool ? budget : 0);
     json r = run_child(o, scenario, engine, cg, child_cpu);
     sampler.stop();
