@@ -1,6 +1,7 @@
 #include "memory_meter.hpp"
 
-#include <cstdlib>
+#include "vmm/memory/process_memory.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -44,12 +45,6 @@ uint64_t stat_field(const std::string& path, const std::string& key) {
     while (in >> k >> v)
         if (k == key) return v;
     return 0;
-}
-
-// The KiB of a /proc/self/status line "Field:   123 kB", 0 for other lines.
-uint64_t status_kib(const std::string& line, const std::string& field) {
-    if (line.compare(0, field.size(), field) != 0) return 0;
-    return std::strtoull(line.c_str() + field.size(), nullptr, 10);
 }
 
 } // namespace
@@ -104,11 +99,7 @@ uint64_t MemoryMeter::cgroup_working_set() const {
 }
 
 uint64_t MemoryMeter::process_private() const {
-    std::ifstream status("/proc/self/status");
-    uint64_t kib = 0;
-    for (std::string line; std::getline(status, line);)
-        kib += status_kib(line, "RssAnon:") + status_kib(line, "RssFile:");
-    return (kib << 10) + (pool_bytes_ ? pool_bytes_() : 0);
+    return (process_private_rss_kib() << 10) + (pool_bytes_ ? pool_bytes_() : 0);
 }
 
 std::string MemoryMeter::source() const {

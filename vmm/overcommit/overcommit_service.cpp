@@ -16,7 +16,6 @@
 #include "common/procfs.hpp"
 #include "common/thread_priority.hpp"
 #include "memory_meter.hpp"
-#include "vmm/devices/virtio/balloon.hpp"
 #include "vmm/machine/vm.hpp"
 #include "vmm/sharing/dedup_service.hpp"
 
