@@ -212,6 +212,57 @@ TEST_CASE("a VM's swap file is opened only when a page first goes to swap",
     CHECK(console.find(0, "MISMATCH").empty());
 }
 
+TEST_CASE("a full compressed tier moves its oldest pages on to swap; they come back intact",
+          "[pager][guest]") {
+    SKIP_WITHOUT_USERFAULTFD();
+    ConsoleLog console;
+    OvercommitConfig oc;
+    oc.compressed_max_mib = 1;
+    oc.compress_max_bytes = 4032; // text pages (lz4: about 3 KiB) are kept: a few hundred fit
+    PagedHost h(DedupMode::Off, oc);
+    uint64_t old_vm = h.create("text=0.8 verify verify_ms=2500", 16ull << 20, 0, console.events());
+    uint64_t new_vm = h.create("text=0.8 verify verify_ms=2500", 16ull << 20, 1, console.events());
+    REQUIRE(wait_until(
+        [&] {
+            return !console.find(0, "memfill: filled").empty() &&
+                   !console.find(1, "memfill: filled").empty();
+        },
+        60s));
+    // The first VM parked fills the tier; the rest of it goes to swap.
+    REQUIRE(h.overcommit.park(old_vm));
+    auto first = *h.overcommit.vm_stats(old_vm);
+    auto tier = h.overcommit.host_stats().compressed;
+    INFO("old VM parked: zero " << first.zero_pages << ", compressed " << first.compressed_pages
+                                << ", swapped " << first.swapped_pages << "; tier "
+                                << tier.allocated_bytes << " of " << tier.limit_bytes << " bytes");
+    REQUIRE(first.compressed_pages > 100);
+    REQUIRE(wait_until([&] { return h.overcommit.vm_stats(old_vm)->swapped_pages > 0; }, 5s));
+    // The second one's pages are turned away by the full tier: as many of
+    // the first one's, compressed earlier, move on to swap.
+    REQUIRE(h.overcommit.park(new_vm));
+    REQUIRE(wait_until([&] { return h.overcommit.host_stats().governor.pages_demoted > 0; }, 5s));
+    auto later = *h.overcommit.vm_stats(old_vm);
+    INFO("old VM compressed " << first.compressed_pages << " -> " << later.compressed_pages
+                              << ", swapped " << first.swapped_pages << " -> "
+                              << later.swapped_pages << "; demoted "
+                              << h.overcommit.host_stats().governor.pages_demoted);
+    CHECK(later.compressed_pages < first.compressed_pages);
+    CHECK(h.overcommit.vm_stats(new_vm)->compressed_pages > 0);
+    // Both read every page again; the demoted ones come from swap.
+    REQUIRE(h.overcommit.unpark(old_vm));
+    REQUIRE(h.overcommit.unpark(new_vm));
+    REQUIRE(wait_until(
+        [&] {
+            return !console.find(0, "verify round=2 ").empty() &&
+                   !console.find(1, "verify round=2 ").empty();
+        },
+        60s));
+    INFO(console.dump(0));
+    CHECK(console.find(0, "MISMATCH").empty());
+    CHECK(console.find(1, "MISMATCH").empty());
+    CHECK(h.overcommit.vm_stats(old_vm)->faults_swap > 0);
+}
+
 TEST_CASE("a full swap directory keeps pages in memory and the guest running",
           "[pager][guest][faults]") {
     SKIP_WITHOUT_USERFAULTFD();

@@ -71,6 +71,8 @@ const Figure<G> kGovernor[] = {
      "tier", "compressed"},
     {"pages_swapped", &G::pages_swapped, "foldvm_governor_pages_evicted_total", Counter, "", "tier",
      "swap"},
+    {"pages_demoted", &G::pages_demoted, "foldvm_governor_pages_demoted_total", Counter,
+     "Compressed pages moved on to swap, coldest first, to make room for newly cold ones."},
 };
 
 const Figure<V> kVm[] = {

@@ -35,6 +35,7 @@ struct GovernorCounters {
     uint64_t pages_compressed = 0;
     uint64_t pages_swapped = 0;
     uint64_t pages_zero = 0;
+    uint64_t pages_demoted = 0; // compressed pages moved on to swap, coldest first
     uint64_t throttles = 0;
     uint64_t budget_brakes = 0;  // times the BudgetGuard held every VM (low memory)
     uint64_t budget_held_ms = 0; // time it held them

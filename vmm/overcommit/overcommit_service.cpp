@@ -35,7 +35,10 @@ using namespace overcommit;
 namespace {
 
 constexpr size_t kSweepPages = 512; // pages looked at per eviction call
-constexpr int kServiceNice = -10;   // governor weight (see set_thread_nice)
+// Compressed pages moved on to swap per governor step at most: their copies
+// wait in memory (4 KiB each) until the swap write is done.
+constexpr size_t kDemotePages = 2048;
+constexpr int kServiceNice = -10; // governor weight (see set_thread_nice)
 
 void check_swap_dir(const std::string& dir) {
     struct stat st {};
@@ -91,6 +94,7 @@ struct OvercommitService::Impl {
     std::optional<dedup::DedupConfig> saved_knobs; // while dedup is sped up
     uint32_t effective_cold_age_s = 10;
     uint64_t last_refaults = 0, last_evictions = 0;
+    uint64_t last_rejected_full = 0; // the compressed tier's, at the last demotion
     std::chrono::steady_clock::time_point last_adapt = std::chrono::steady_clock::now();
     std::string swap_failure;
 
@@ -291,7 +295,42 @@ struct OvercommitService::Impl {
         }
         for (auto& [id, e] : vms)
             if (e.pager->counters().staged_pages) e.pager->settle_staged();
+        demote_coldest();
         throttle(s);
+    }
+
+    // Pages the compressed tier turned away because it was full went to
+    // swap although they had just gone cold, while the tier kept pages cold
+    // for much longer. As many of those oldest pages as were turned away
+    // move on to swap, across VMs oldest first, so the next evictions fit:
+    // the tier keeps the pages most likely to come back.
+    void demote_coldest() {
+        if (!compressed) return;
+        uint64_t rejected = compressed->stats().rejected_full;
+        uint64_t want = std::min<uint64_t>(rejected - last_rejected_full, kDemotePages);
+        last_rejected_full = rejected;
+        std::vector<VmEntry*> candidates;
+        for (auto& [id, e] : vms)
+            candidates.push_back(&e);
+        size_t moved = 0;
+        while (moved < want && !candidates.empty()) {
+            auto oldest = candidates.end();
+            std::chrono::steady_clock::time_point at{};
+            for (auto it = candidates.begin(); it != candidates.end(); ++it) {
+                auto t = (*it)->pager->oldest_compressed();
+                if (t && (oldest == candidates.end() || *t < at)) oldest = it, at = *t;
+            }
+            if (oldest == candidates.end()) break;
+            size_t n = (*oldest)->pager->demote_compressed(std::min<size_t>(want - moved, 256));
+            if (!n) candidates.erase(oldest); // no swap tier: its pages stay
+            moved += n;
+        }
+        if (moved) {
+            refresh_eviction_counters();
+            if (debug)
+                debug("overcommit: " + std::to_string(moved) +
+                      " of the oldest compressed pages moved on to swap");
+        }
     }
 
     // Asks ballooned guests, lowest priority first, for up to `want` pages
@@ -344,14 +383,19 @@ struct OvercommitService::Impl {
 
     void count_evictions(size_t n) {
         if (!n) return;
-        uint64_t z = 0, c = 0, w = 0;
+        refresh_eviction_counters();
+        if (debug) debug("overcommit: evicted " + std::to_string(n) + " pages");
+    }
+    void refresh_eviction_counters() {
+        uint64_t z = 0, c = 0, w = 0, d = 0;
         for (auto& [id, e] : vms) {
             z += e.pager->counters().evicted_zero;
             c += e.pager->counters().evicted_compressed;
             w += e.pager->counters().evicted_swapped;
+            d += e.pager->counters().demoted_swapped;
         }
         counters.pages_zero = z, counters.pages_compressed = c, counters.pages_swapped = w;
-        if (debug) debug("overcommit: evicted " + std::to_string(n) + " pages");
+        counters.pages_demoted = d;
     }
 
     void throttle(MemoryState s) {

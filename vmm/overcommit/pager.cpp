@@ -206,6 +206,13 @@ size_t Pager::settle_staged() {
             staged_.erase(j.id);
             e.where = Where::Compressed;
             e.handle = put.handle;
+            compressed_order_.push_back(
+                {static_cast<uint32_t>(j.page), put.handle, evicted_at_s_[j.page]});
+            // Faults and discards leave stale entries behind: compact once
+            // they are most of the queue.
+            if (compressed_order_.size() > 2 * counters_.compressed_pages + 4096)
+                std::erase_if(compressed_order_,
+                              [&](const CompressedAt& c) { return !in_tier_locked(c); });
             --counters_.staged_pages;
             ++counters_.compressed_pages;
             ++counters_.evicted_compressed;
@@ -218,26 +225,79 @@ size_t Pager::settle_staged() {
         // Otherwise it stays staged (in memory, served from its copy) until a
         // tier has room: nothing is lost.
     }
-    for (size_t k = 0; k < to_swap_pages.size(); k += SwapFile::kMaxCluster) {
-        size_t n = std::min<size_t>(SwapFile::kMaxCluster, to_swap_pages.size() - k);
-        std::vector<size_t> pg(to_swap_pages.begin() + k, to_swap_pages.begin() + k + n);
-        std::vector<uint32_t> ids(to_swap_ids.begin() + k, to_swap_ids.begin() + k + n);
+    write_to_swap(to_swap_pages, to_swap_ids, false);
+    return settled + to_swap_pages.size();
+}
+
+void Pager::write_to_swap(const std::vector<size_t>& pages, const std::vector<uint32_t>& ids,
+                          bool demoted) {
+    for (size_t k = 0; k < pages.size(); k += SwapFile::kMaxCluster) {
+        size_t n = std::min<size_t>(SwapFile::kMaxCluster, pages.size() - k);
+        std::vector<size_t> pg(pages.begin() + k, pages.begin() + k + n);
+        std::vector<uint32_t> cluster(ids.begin() + k, ids.begin() + k + n);
         std::vector<const uint8_t*> ptrs;
         {
             std::lock_guard lock(mutex_);
             // Staged records being swapped are never erased before swap_done.
-            for (uint32_t id : ids)
+            for (uint32_t id : cluster)
                 ptrs.push_back(staged_.at(id).bytes.data());
         }
-        options_.swap->write(
-            ptrs, [this, pg, ids](SwapWriteResult r) { swap_done(pg, ids, std::move(r)); });
-        settled += n;
+        options_.swap->write(ptrs, [this, pg, cluster, demoted](SwapWriteResult r) {
+            swap_done(pg, cluster, std::move(r), demoted);
+        });
     }
-    return settled;
 }
 
-void Pager::swap_done(std::vector<size_t> pages, std::vector<uint32_t> ids,
-                      SwapWriteResult result) {
+size_t Pager::demote_compressed(size_t max_pages) {
+    std::vector<size_t> pages;
+    std::vector<uint32_t> ids;
+    {
+        std::lock_guard lock(mutex_);
+        if (!options_.compressed || !swap_usable_locked()) return 0;
+        while (pages.size() < max_pages && !compressed_order_.empty()) {
+            CompressedAt c = compressed_order_.front();
+            compressed_order_.pop_front();
+            Entry& e = entries_[c.page];
+            if (!in_tier_locked(c)) continue;
+            Staged s{std::vector<uint8_t>(kPageSize), c.page, true};
+            try {
+                options_.compressed->get(c.handle, s.bytes.data());
+            } catch (const std::exception&) {
+                continue; // left in place: its fault reports the damage and stops the VM
+            }
+            options_.compressed->drop(c.handle);
+            uint32_t id = next_staged_++;
+            staged_.emplace(id, std::move(s));
+            e.where = Where::Staged;
+            e.handle = id;
+            --counters_.compressed_pages;
+            ++counters_.staged_pages;
+            pages.push_back(c.page);
+            ids.push_back(id);
+        }
+    }
+    write_to_swap(pages, ids, true);
+    return pages.size();
+}
+
+bool Pager::in_tier_locked(const CompressedAt& c) const {
+    const Entry& e = entries_[c.page];
+    return e.where == Where::Compressed && e.handle == c.handle &&
+           evicted_at_s_[c.page] == c.evicted_at_s;
+}
+
+std::optional<std::chrono::steady_clock::time_point> Pager::oldest_compressed() {
+    std::lock_guard lock(mutex_);
+    while (!compressed_order_.empty()) {
+        const CompressedAt& c = compressed_order_.front();
+        if (in_tier_locked(c)) return start_ + std::chrono::seconds(c.evicted_at_s);
+        compressed_order_.pop_front();
+    }
+    return std::nullopt;
+}
+
+void Pager::swap_done(std::vector<size_t> pages, std::vector<uint32_t> ids, SwapWriteResult result,
+                      bool demoted) {
     std::lock_guard lock(mutex_);
     if (result.error) {
         ++counters_.swap_write_errors;
@@ -261,7 +321,7 @@ void Pager::swap_done(std::vector<size_t> pages, std::vector<uint32_t> ids,
             e.handle = slot;
             --counters_.staged_pages;
             ++counters_.swapped_pages;
-            ++counters_.evicted_swapped;
+            ++(demoted ? counters_.demoted_swapped : counters_.evicted_swapped);
             continue;
         }
         // Not written: it stays staged in memory; later settles try again

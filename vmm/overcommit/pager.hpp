@@ -28,10 +28,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +70,7 @@ struct PagerCounters {
         faults_staged{0};
     std::atomic<uint64_t> pages_faulted_around{0};
     std::atomic<uint64_t> evicted_zero{0}, evicted_compressed{0}, evicted_swapped{0};
+    std::atomic<uint64_t> demoted_swapped{0}; // compressed pages moved on to swap
     std::atomic<uint64_t> refaults_recent{0}; // brought back within cold_age of their eviction
     std::atomic<uint64_t> swap_write_errors{0}, read_errors{0};
 };
@@ -88,6 +91,15 @@ class Pager {
                  ShareFirst share_first = ShareFirst::yes);
     // Compresses or swaps what evict() staged; returns pages settled.
     size_t settle_staged();
+
+    // The compressed tier is full: moves up to `max_pages` of this VM's
+    // compressed pages to swap, those compressed longest ago first (none of
+    // them was touched since, or it would have left the tier), so newly cold
+    // pages find room there, as zswap writes back its least recently used
+    // pages. Returns the pages handed to the swap file; 0 without one.
+    size_t demote_compressed(size_t max_pages);
+    // When the oldest page still in the compressed tier was evicted.
+    std::optional<std::chrono::steady_clock::time_point> oldest_compressed();
 
     // Reads and serves every pending fault message; returns how many.
     size_t serve_faults();
@@ -133,7 +145,11 @@ class Pager {
     // Restores page i's bytes into dst (4 KiB); false if it holds none.
     bool fetch_locked(size_t i, uint8_t* dst);
     void release_locked(size_t i);
-    void swap_done(std::vector<size_t> pages, std::vector<uint32_t> staged, SwapWriteResult result);
+    // Writes staged copies (marked swapping) to the swap file in clusters.
+    void write_to_swap(const std::vector<size_t>& pages, const std::vector<uint32_t>& ids,
+                       bool demoted);
+    void swap_done(std::vector<size_t> pages, std::vector<uint32_t> staged, SwapWriteResult result,
+                   bool demoted);
     void set_absent(size_t i, bool absent);
     uint32_t now_s() const;
 
@@ -148,6 +164,16 @@ class Pager {
     std::vector<uint32_t> last_access_s_; // seconds since start: fault-in or creation
     std::vector<uint32_t> evicted_at_s_;
     std::map<uint32_t, Staged> staged_;
+    // Pages in the order they entered the compressed tier. An entry whose
+    // page left the tier since (or came back to it later) is stale and
+    // skipped; the queue is compacted when stale entries dominate.
+    struct CompressedAt {
+        uint32_t page;
+        uint32_t handle;
+        uint32_t evicted_at_s;
+    };
+    std::deque<CompressedAt> compressed_order_;
+    bool in_tier_locked(const CompressedAt& c) const;
     uint32_t next_staged_ = 0;
     uint16_t batch_ = 0;
     std::atomic<bool> missing_on_{false};
