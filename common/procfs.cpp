@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cinttypes>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -90,6 +91,17 @@ uint64_t resident_pages(const void* base, size_t size) {
         done += n;
     }
     return resident;
+}
+
+uint64_t meminfo_bytes(const std::string& field) {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    uint64_t kib = 0;
+    while (in >> key >> kib >> unit)
+        if (key.size() == field.size() + 1 && key.compare(0, field.size(), field) == 0 &&
+            key.back() == ':')
+            return kib << 10;
+    return 0;
 }
 
 } // namespace foldvm::procfs

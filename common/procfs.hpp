@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace foldvm::procfs {
 
@@ -23,5 +24,8 @@ uint64_t mappings_overlapping(const void* base, size_t size);
 // count as resident. `base` must be page aligned. Throws SystemError if the
 // range is not mapped.
 uint64_t resident_pages(const void* base, size_t size);
+
+// A /proc/meminfo field in bytes ("MemAvailable", "Zswap"), 0 if absent.
+uint64_t meminfo_bytes(const std::string& field);
 
 } // namespace foldvm::procfs

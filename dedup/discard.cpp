@@ -48,7 +48,6 @@ void Engine::discard_range(RegionId id, size_t first, size_t count,
 }
 
 void Engine::discard_locked(Region& r, size_t first, size_t count) {
-    bool remapped = false;
     size_t end = first + count;
     for (size_t i = first; i < end;) {
         // Each run is pool-mapped pages or plain anonymous pages.
@@ -65,14 +64,13 @@ void Engine::discard_locked(Region& r, size_t first, size_t count) {
         if (file) {
             if (!map_anonymous(r, i, j - i))
                 throw_errno("discard: mmap(MAP_FIXED) over pool pages");
-            remapped = true;
+            mappings_used_ += 2; // an estimate: the pass start re-reads the count
         } else if (::madvise(addr, len, MADV_DONTNEED) != 0) {
             throw_errno("discard: madvise(MADV_DONTNEED)");
         }
         counters_.pages_discarded += j - i;
         i = j;
     }
-    if (remapped) refresh_mappings_used();
 }
 
 } // namespace foldvm::dedup

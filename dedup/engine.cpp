@@ -292,6 +292,17 @@ void Engine::refresh_mappings_used() {
     mappings_used_ = procfs::mapping_count();
 }
 
+void Engine::refresh_mappings_used_now_and_then() {
+    // Re-reading /proc/self/maps is O(mappings); once a second is plenty
+    // between the per-run estimates made at merge, rehome and discard time.
+    uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
+                                         std::chrono::milliseconds(1));
+    if (now - mappings_baseline_time_ >= 1000) {
+        refresh_mappings_used();
+        mappings_baseline_time_ = now;
+    }
+}
+
 std::optional<RegionStats> Engine::region_stats(RegionId id) const {
     auto lock = lock_as_caller();
     auto it = regions_.find(id);

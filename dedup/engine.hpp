@@ -113,6 +113,7 @@ class Engine {
     // Out of memory by a pager's choice (the region's absent bitmap).
     bool is_absent(const PageMeta& m) const;
     void refresh_mappings_used();
+    void refresh_mappings_used_now_and_then(); // at most once a second
     void log_once(bool& flag, const std::string& msg);
     // Called on the dedup thread when a pass throws: thaw, stop, report.
     void halt_after_failure(const std::string& what);

@@ -70,13 +70,13 @@ void Engine::for_each_evictable(RegionId id, size_t first, size_t count,
     };
     // Cold pages that broke copy-on-write in a pool mapping move to anonymous
     // memory first; after a copy-on-write storm they are most of a VM.
-    bool rehomed = false;
     for_each_run(
         [&](size_t i, const PageMeta& m) {
             return m.has(kFileBacked) && m.stable == kNoStable && cold(i, m);
         },
-        [&](size_t f, size_t n) { rehomed |= rehome(r, f, n); });
-    if (rehomed) refresh_mappings_used();
+        [&](size_t f, size_t n) {
+            if (rehome(r, f, n)) refresh_mappings_used_now_and_then();
+        });
     for_each_run([&](size_t i, const PageMeta& m) { return !m.has(kFileBacked) && cold(i, m); },
                  evict);
 }

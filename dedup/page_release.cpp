@@ -75,6 +75,12 @@ bool Engine::rehome(Region& r, size_t first, size_t count) {
         ::mremap(scratch.get(), len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) != MAP_FAILED;
     if (moved) {
         scratch.release(); // it lives at addr now
+        // At most two more: the run, and the split of the mapping around it.
+        // An estimate, not a re-read of /proc/self/maps: a copy-on-write
+        // storm rehomes thousands of runs, and with 60k mappings each read
+        // cost ~5 MB of text (a third of the host's CPU, profiled); the pass
+        // start re-reads the true count.
+        mappings_used_ += 2;
         for (size_t i = first; i < first + count; ++i)
             r.meta(i).clear(kFileBacked);
         try {

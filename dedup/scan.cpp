@@ -46,14 +46,7 @@ void Engine::begin_pass() {
     clock.lap(Phase::Collect);
     for (auto& [id, r] : regions_)
         r->counters.pages_volatile = 0;
-    // Re-reading /proc/self/maps is O(mappings); once a second is plenty
-    // between the per-run estimates made at merge time.
-    uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
-                                         std::chrono::milliseconds(1));
-    if (now - mappings_baseline_time_ >= 1000) {
-        refresh_mappings_used();
-        mappings_baseline_time_ = now;
-    }
+    refresh_mappings_used_now_and_then();
     cursor_region_ = regions_.empty() ? 0 : regions_.begin()->first;
     cursor_page_ = 0;
     pass_open_ = true;

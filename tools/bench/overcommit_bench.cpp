@@ -14,6 +14,8 @@
 #include "swap_file.hpp"
 #include "zswap_setting.hpp"
 
+#include "common/procfs.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -53,7 +55,7 @@ struct KernelYardstick {
             // zswap sends pages on to the swap file.
             unsigned percent = 20;
             if (pool_budget) {
-                uint64_t total = meminfo_bytes("MemTotal");
+                uint64_t total = procfs::meminfo_bytes("MemTotal");
                 percent = total
                               ? unsigned(std::clamp<uint64_t>(pool_budget / 4 * 100 / total, 1, 20))
                               : 1;

@@ -2,6 +2,8 @@
 
 #include "proc_stats.hpp"
 
+#include "common/procfs.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -16,7 +18,7 @@ PeakSampler::PeakSampler(MemoryCgroup& cg, uint64_t budget)
       }) {}
 
 void PeakSampler::sample() {
-    uint64_t zswap = meminfo_bytes("Zswap");
+    uint64_t zswap = procfs::meminfo_bytes("Zswap");
     uint64_t total = cg_.usage_bytes() + zswap;
     peak_zswap_.store(std::max(peak_zswap_.load(), zswap));
     peak_.store(std::max(peak_.load(), total));

@@ -88,15 +88,6 @@ std::map<std::string, uint64_t> vmstat() {
     return out;
 }
 
-uint64_t meminfo_bytes(const std::string& field) {
-    std::ifstream in("/proc/meminfo");
-    std::string key, unit;
-    uint64_t kib = 0;
-    while (in >> key >> kib >> unit)
-        if (key == field + ":") return kib << 10;
-    return 0;
-}
-
 uint64_t swap_used_bytes(const std::string& path) {
     std::ifstream in("/proc/swaps");
     std::string line;

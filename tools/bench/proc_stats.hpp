@@ -22,8 +22,6 @@ std::vector<std::pair<pid_t, std::string>> own_threads();
 double kernel_threads_cpu_seconds(const std::string& prefix);
 // /proc/vmstat as name -> value.
 std::map<std::string, uint64_t> vmstat();
-// A /proc/meminfo field in bytes ("Zswap" for zswap's compressed pool), or 0.
-uint64_t meminfo_bytes(const std::string& field);
 // Bytes in use of the swap area at `path` per /proc/swaps (0 if absent).
 uint64_t swap_used_bytes(const std::string& path);
 

@@ -1,21 +1,13 @@
 #include "host_budget.hpp"
 
+#include "common/procfs.hpp"
+
 #include <fstream>
 #include <sstream>
 
 namespace foldvm::overcommit {
 
 namespace {
-
-uint64_t mem_available_bytes() {
-    std::ifstream in("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    std::string unit;
-    while (in >> key >> kib >> unit)
-        if (key == "MemAvailable:") return kib << 10;
-    return 0;
-}
 
 double memory_pressure_some_avg10() {
     std::ifstream in("/proc/pressure/memory");
@@ -31,7 +23,7 @@ double memory_pressure_some_avg10() {
 } // namespace
 
 DerivedBudget derive_budget() {
-    uint64_t available = mem_available_bytes();
+    uint64_t available = procfs::meminfo_bytes("MemAvailable");
     double pressure = memory_pressure_some_avg10();
     double share = pressure >= 5.0 ? 0.75 : 0.90;
     DerivedBudget b;
