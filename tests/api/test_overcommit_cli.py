@@ -50,12 +50,23 @@ def test_foldctl_vm_memory_park():
             time.sleep(0.05)
         p = foldctl(d.sock, "vm", "memory", str(i))
         check("resident_pages:" in p.stdout and "state:" in p.stdout, p.stdout)
+        # Idle means settled: dedup's first pass over the new VM (zero pages
+        # leaving) is over. Parked during that pass, 10-16% stayed resident in
+        # 3 of about 10 CI runs (never here in 20 tries): unexplained, kept
+        # apart from what this test checks, the foldctl round trip.
         before = json.loads(foldctl(d.sock, "vm", "memory", str(i), "--json").stdout)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = json.loads(foldctl(d.sock, "vm", "memory", str(i), "--json").stdout)
+            if now["resident_pages"] == before["resident_pages"]:
+                break
+            before = now
         check(before["state"] == "active", before)
         after = json.loads(foldctl(d.sock, "vm", "park", str(i), "--json").stdout)
         check(after["state"] == "parked", after)
         check(after["resident_pages"] < before["resident_pages"] // 10,
-              "resident %d -> %d" % (before["resident_pages"], after["resident_pages"]))
+              "resident %d -> %d: %s" % (before["resident_pages"], after["resident_pages"], after))
         p = foldctl(d.sock, "vm", "memory", str(i))
         check(re.search(r"^state:\s+parked$", p.stdout, re.M), p.stdout)
         p = foldctl(d.sock, "vm", "park", str(i))
